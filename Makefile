@@ -1,0 +1,48 @@
+# pathfinder-bridge: every target installs what it needs first.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+NPM_STAMP := tests/interop/node_modules/.installed
+PYTEST_ARGS ?=
+
+.PHONY: install test unit lint bench signal demo clean
+
+install: $(STAMP) $(NPM_STAMP) chromium
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test,lint]'
+	touch $@
+
+$(NPM_STAMP): tests/interop/package.json tests/interop/package-lock.json
+	cd tests/interop && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Debian's Chromium: Playwright cannot download its own browser on these machines.
+chromium:
+	@if [ ! -x /usr/lib/chromium/chromium ] && [ ! -x /usr/bin/chromium ] && [ -z "$$PATHFINDER_BRIDGE_BROWSER_EXECUTABLE_PATH" ]; then \
+		echo "Installing Debian's chromium (needs root)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-headless-shell >/dev/null; \
+	fi
+
+test: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check bridge tests benchmarks
+	$(BIN)/ruff format --check bridge tests benchmarks
+	$(BIN)/mypy --strict bridge
+
+bench: install
+	$(BIN)/python benchmarks/signaling.py
+
+signal: $(STAMP)
+	$(BIN)/pathfinder-bridge signal
+
+clean:
+	rm -rf $(VENV) tests/interop/node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Browser agents: Chromium through Playwright, capture for presenters, replay for attendees."""

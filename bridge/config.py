@@ -1,0 +1,320 @@
+"""Configuration: one frozen dataclass tree, from config.yaml, then environment, then flags.
+
+The dataclass defaults are the built-in defaults; `config.yaml` at the project root
+repeats them for people to edit (a unit test keeps the two equal). Every value is
+checked on load and a bad one raises `ConfigError` naming its key, e.g. `server.port`.
+Environment variables are `PATHFINDER_BRIDGE_<SECTION>_<KEY>` (nested keys joined by
+`_`), e.g. `PATHFINDER_BRIDGE_SERVER_PORT=9001`; lists are comma-separated.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from bridge.errors import ConfigError
+
+ENV_PREFIX = "PATHFINDER_BRIDGE_"
+ENV_CONFIG_FILE = "PATHFINDER_BRIDGE_CONFIG"
+
+CHROMIUM_FLAGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+)
+
+
+def _check(condition: bool, key: str, message: str) -> None:
+    if not condition:
+        raise ConfigError(f"{key}: {message}")
+
+
+@dataclasses.dataclass(frozen=True)
+class LimitsConfig:
+    """Hardening of the signaling server; none of these exist in the original."""
+
+    max_frame_bytes: int = 65536
+    max_connections_per_ip: int = 200
+    messages_per_second: float = 50.0
+    message_burst: int = 200
+    max_queued_per_peer: int = 100
+    max_queued_total: int = 20000
+    max_id_length: int = 64
+    max_token_length: int = 64
+
+    def __post_init__(self) -> None:
+        _check(1024 <= self.max_frame_bytes <= 16 * 2**20, "max_frame_bytes", "1024..16777216")
+        _check(self.max_connections_per_ip >= 1, "max_connections_per_ip", "must be >= 1")
+        _check(self.messages_per_second > 0, "messages_per_second", "must be > 0")
+        _check(self.message_burst >= 1, "message_burst", "must be >= 1")
+        _check(self.max_queued_per_peer >= 0, "max_queued_per_peer", "must be >= 0")
+        _check(self.max_queued_total >= 0, "max_queued_total", "must be >= 0")
+        _check(1 <= self.max_id_length <= 256, "max_id_length", "1..256")
+        _check(1 <= self.max_token_length <= 256, "max_token_length", "1..256")
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerConfig:
+    """`pathfinder-bridge signal`: defaults match Pathfinder's own server settings."""
+
+    host: str = "127.0.0.1"
+    port: int = 9000
+    path: str = "/pathfinder"
+    key: str = "pathfinder"
+    alive_timeout: float = 60.0
+    expire_timeout: float = 5.0
+    cleanup_interval: float = 1.0
+    concurrent_limit: int = 5000
+    allow_discovery: bool = False
+    allowed_origins: tuple[str, ...] = ("*",)
+    tls_cert: str = ""
+    tls_key: str = ""
+    state_dir: str = ""
+    limits: LimitsConfig = dataclasses.field(default_factory=LimitsConfig)
+
+    def __post_init__(self) -> None:
+        _check(bool(self.host), "host", "must not be empty")
+        _check(0 <= self.port <= 65535, "port", "must be 0..65535 (0 picks a free port)")
+        _check(
+            self.path.startswith("/") and " " not in self.path,
+            "path",
+            "must start with '/' and contain no spaces",
+        )
+        _check(
+            bool(re.fullmatch(r"[A-Za-z0-9_.~-]{1,64}", self.key)),
+            "key",
+            "1-64 of A-Z a-z 0-9 _ . ~ -",
+        )
+        _check(self.alive_timeout > 0, "alive_timeout", "must be > 0 seconds")
+        _check(self.expire_timeout > 0, "expire_timeout", "must be > 0 seconds")
+        _check(self.cleanup_interval > 0, "cleanup_interval", "must be > 0 seconds")
+        _check(self.concurrent_limit >= 1, "concurrent_limit", "must be >= 1")
+        _check(bool(self.allowed_origins), "allowed_origins", "list at least one origin, or '*'")
+        _check(
+            bool(self.tls_cert) == bool(self.tls_key),
+            "tls_cert",
+            "tls_cert and tls_key go together",
+        )
+
+    @property
+    def normalized_path(self) -> str:
+        """The path with exactly one trailing slash, as PeerJS clients build URLs."""
+        return self.path.rstrip("/") + "/"
+
+    @property
+    def url(self) -> str:
+        scheme = "https" if self.tls_cert else "http"
+        return f"{scheme}://{self.host}:{self.port}{self.path.rstrip('/') or '/'}"
+
+
+@dataclasses.dataclass(frozen=True)
+class IceServerConfig:
+    urls: tuple[str, ...] = ()
+    username: str = ""
+    credential: str = ""
+
+    def __post_init__(self) -> None:
+        _check(bool(self.urls), "urls", "give at least one stun:/turn:/turns: URL")
+        for url in self.urls:
+            _check(
+                url.split(":", 1)[0] in ("stun", "stuns", "turn", "turns"),
+                "urls",
+                f"{url!r} is not a stun:, stuns:, turn: or turns: URL",
+            )
+
+
+@dataclasses.dataclass(frozen=True)
+class ClientConfig:
+    """Presenters and attendees: where the signaling server is and how to reach peers."""
+
+    server_url: str = "http://127.0.0.1:9000/pathfinder"
+    key: str = "pathfinder"
+    ice_servers: tuple[IceServerConfig, ...] = ()
+    heartbeat_interval: float = 5.0
+    connect_timeout: float = 15.0
+
+    def __post_init__(self) -> None:
+        _check(
+            bool(re.fullmatch(r"https?://[^/\s]+(/\S*)?", self.server_url)),
+            "server_url",
+            "must look like http://HOST:PORT/PATH (https:// for TLS)",
+        )
+        _check(bool(self.key), "key", "must not be empty")
+        _check(self.heartbeat_interval > 0, "heartbeat_interval", "must be > 0 seconds")
+        _check(self.connect_timeout > 0, "connect_timeout", "must be > 0 seconds")
+
+
+@dataclasses.dataclass(frozen=True)
+class BrowserConfig:
+    """Chromium for the browser agents. An empty executable_path means: find one."""
+
+    executable_path: str = ""
+    headless: bool = True
+    args: tuple[str, ...] = CHROMIUM_FLAGS
+    action_timeout: float = 5.0
+
+    def __post_init__(self) -> None:
+        _check(self.action_timeout > 0, "action_timeout", "must be > 0 seconds")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    server: ServerConfig = dataclasses.field(default_factory=ServerConfig)
+    client: ClientConfig = dataclasses.field(default_factory=ClientConfig)
+    browser: BrowserConfig = dataclasses.field(default_factory=BrowserConfig)
+
+
+T = TypeVar("T")
+
+
+def _convert(value: Any, hint: Any, key: str) -> Any:
+    """Turn a YAML or environment value into the field's type, or raise naming `key`."""
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint) and isinstance(hint, type):
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{key}: expected a mapping, got {type(value).__name__}")
+        return _build(hint, value, key)
+    if origin is tuple:
+        (item_hint, _ellipsis) = typing.get_args(hint)
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{key}: expected a list, got {type(value).__name__}")
+        return tuple(_convert(item, item_hint, f"{key}[{i}]") for i, item in enumerate(value))
+    if origin in (types.UnionType, typing.Union):
+        raise ConfigError(f"{key}: unsupported type")  # pragma: no cover - not used
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on"):
+            return True
+        if isinstance(value, str) and value.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{key}: expected true or false, got {value!r}")
+    if hint is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        try:
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            return int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}") from None
+    if hint is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key}: expected a number, got {value!r}") from None
+    if hint is str:
+        if value is None:
+            return ""
+        if not isinstance(value, str | int | float):
+            raise ConfigError(f"{key}: expected a string, got {type(value).__name__}")
+        return str(value)
+    raise ConfigError(f"{key}: unsupported type {hint!r}")  # pragma: no cover
+
+
+def _build(cls: type[T], data: Mapping[str, Any], prefix: str) -> T:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - names)
+    if unknown:
+        where = f"{prefix}." if prefix else ""
+        raise ConfigError(f"{where}{unknown[0]}: unknown key (known: {', '.join(sorted(names))})")
+    kwargs = {
+        name: _convert(value, hints[name], f"{prefix}.{name}" if prefix else name)
+        for name, value in data.items()
+    }
+    try:
+        return cls(**kwargs)
+    except ConfigError as exc:
+        raise ConfigError(f"{prefix}.{exc}" if prefix else str(exc)) from None
+
+
+def _as_dict(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: _as_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, tuple):
+        return [_as_dict(item) for item in obj]
+    return obj
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """The configuration as plain data, in the shape of config.yaml."""
+    result = _as_dict(config)
+    assert isinstance(result, dict)
+    return result
+
+
+def _env_overrides(cls: type[Any], prefix: str, environ: Mapping[str, str]) -> dict[str, Any]:
+    """Collect PATHFINDER_BRIDGE_* variables into the nested shape of the config tree."""
+    found: dict[str, Any] = {}
+    hints = typing.get_type_hints(cls)
+    for field in dataclasses.fields(cls):
+        name = f"{prefix}{field.name.upper()}"
+        hint = hints[field.name]
+        if dataclasses.is_dataclass(hint):
+            nested = _env_overrides(hint, f"{name}_", environ)  # type: ignore[arg-type]
+            if nested:
+                found[field.name] = nested
+        elif name in environ:
+            found[field.name] = environ[name]
+    return found
+
+
+def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def default_config_file() -> Path | None:
+    """$PATHFINDER_BRIDGE_CONFIG, else ./config.yaml when it exists."""
+    explicit = os.environ.get(ENV_CONFIG_FILE)
+    if explicit:
+        return Path(explicit)
+    local = Path("config.yaml")
+    return local if local.is_file() else None
+
+
+def load_config(
+    path: Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Config:
+    """Defaults, then the YAML file, then environment variables, then `overrides` (flags)."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping of server, client, browser")
+        data = loaded
+    env = os.environ if environ is None else environ
+    data = _merge(data, _env_overrides(Config, ENV_PREFIX, env))
+    if overrides:
+        data = _merge(data, overrides)
+    return _build(Config, data, "")

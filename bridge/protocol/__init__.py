@@ -1,0 +1,1 @@
+"""Sans-I/O protocol core: wire messages, codecs, join codes and presenter authentication."""

@@ -1,0 +1,245 @@
+"""The signaling server's I/O layer: websockets sockets and timers around the sans-I/O Realm.
+
+It owns three kinds of tasks: the websockets server (one handler per connection), the
+cleanup ticker, and short-lived closers for sockets other than the current one. All are
+cancelled by `close()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import itertools
+import logging
+import ssl
+import time
+from collections.abc import Callable
+from http import HTTPStatus
+from types import TracebackType
+
+from websockets.asyncio.connection import broadcast
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
+from websockets.http11 import Request, Response
+from websockets.protocol import State
+
+from bridge.config import ServerConfig
+from bridge.errors import ConfigError, PortInUseError
+from bridge.protocol.peerjs import ServerMessage
+from bridge.signaling.metrics import RejectReason
+from bridge.signaling.ports import describe_port_holder
+from bridge.signaling.realm import Action, Close, Realm, RealmSettings, Send
+from bridge.signaling.routes import Router, websocket_params
+
+logger = logging.getLogger("bridge.signaling")
+
+#: A peer whose unread output passes this is treated as dead: it never slows the others.
+MAX_WRITE_BUFFER = 1 << 20
+
+
+class SignalingServer:
+    """A PeerJS-compatible signaling server. Use `async with SignalingServer(config):`."""
+
+    def __init__(self, config: ServerConfig, *, clock: Callable[[], float] = time.monotonic):
+        self.config = config
+        self._clock = clock
+        self.realm = Realm(
+            RealmSettings(
+                key=config.key,
+                alive_timeout=config.alive_timeout,
+                expire_timeout=config.expire_timeout,
+                concurrent_limit=config.concurrent_limit,
+                limits=config.limits,
+            )
+        )
+        self.router = Router(
+            path=config.path,
+            key=config.key,
+            allowed_origins=config.allowed_origins,
+            allow_discovery=config.allow_discovery,
+            peer_ids=self.realm.peer_ids,
+            metrics_text=self.metrics_text,
+        )
+        self._sockets: dict[int, ServerConnection] = {}
+        self._conn_ids = itertools.count(1)
+        self._server: Server | None = None
+        self._ticker: asyncio.Task[None] | None = None
+        self._closers: set[asyncio.Task[None]] = set()
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    async def start(self) -> None:
+        try:
+            self._server = await serve(
+                self._handle,
+                self.config.host,
+                self.config.port,
+                process_request=self._process_request,
+                # The realm enforces max_frame_bytes with an ERROR; this is the hard stop.
+                max_size=self.config.limits.max_frame_bytes * 4,
+                ssl=self._ssl_context(),
+                server_header="pathfinder-bridge",
+                close_timeout=2,
+            )
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                holder = describe_port_holder(self.config.port)
+                raise PortInUseError(
+                    f"port {self.config.port} is already in use{holder}; stop it, or pick "
+                    "another port with --port N (or server.port in config.yaml)"
+                ) from None
+            raise
+        self._ticker = asyncio.create_task(self._tick_forever(), name="signaling-ticker")
+
+    async def close(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            await asyncio.gather(self._ticker, return_exceptions=True)
+            self._ticker = None
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        for task in list(self._closers):
+            task.cancel()
+        await asyncio.gather(*self._closers, return_exceptions=True)
+
+    async def __aenter__(self) -> SignalingServer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def serve_forever(self) -> None:
+        assert self._server is not None, "call start() first"
+        await self._server.serve_forever()
+
+    @property
+    def port(self) -> int:
+        """The bound port (useful with port 0)."""
+        assert self._server is not None, "call start() first"
+        for sock in self._server.sockets:
+            return int(sock.getsockname()[1])
+        raise RuntimeError("server has no socket")  # pragma: no cover
+
+    @property
+    def url(self) -> str:
+        scheme = "https" if self.config.tls_cert else "http"
+        return f"{scheme}://{self.config.host}:{self.port}{self.config.path.rstrip('/')}"
+
+    def metrics_text(self) -> str:
+        return self.realm.metrics.render(
+            peers=self.realm.peer_count, queued_now=self.realm.queued_count
+        )
+
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        if not self.config.tls_cert:
+            return None
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        try:
+            context.load_cert_chain(self.config.tls_cert, self.config.tls_key)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(
+                f"server.tls_cert: cannot load {self.config.tls_cert} "
+                f"with key {self.config.tls_key}: {exc}"
+            ) from None
+        return context
+
+    # -- HTTP ---------------------------------------------------------------------
+
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        response = self.router.route(
+            getattr(request, "method", "GET"), request.path, request.headers.get("Origin")
+        )
+        if response is None:
+            return None
+        headers = Headers(
+            [
+                ("Content-Type", response.content_type),
+                ("Content-Length", str(len(response.body))),
+                ("Connection", "close"),
+                *response.headers,
+            ]
+        )
+        status = HTTPStatus(response.status)
+        return Response(status.value, status.phrase, headers, response.body)
+
+    # -- WebSocket ------------------------------------------------------------------
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        conn = next(self._conn_ids)
+        self._sockets[conn] = ws
+        params = websocket_params(ws.request.path if ws.request else "")
+        ip = str(ws.remote_address[0]) if ws.remote_address else "?"
+        try:
+            actions = self.realm.connect(
+                conn, id=params.id, token=params.token, key=params.key, ip=ip, now=self._clock()
+            )
+            if await self._perform(actions, current=conn):
+                return
+            async for frame in ws:
+                if isinstance(frame, str):
+                    actions = self.realm.receive_text(conn, frame, self._clock())
+                else:
+                    actions = self.realm.receive_binary(conn)
+                if await self._perform(actions, current=conn):
+                    return
+        except ConnectionClosed as exc:
+            if exc.sent is not None and exc.sent.code == CloseCode.MESSAGE_TOO_BIG:
+                self.realm.metrics.reject(RejectReason.FRAME_TOO_LARGE)
+        finally:
+            self._sockets.pop(conn, None)
+            self.realm.disconnect(conn)
+
+    async def _perform(self, actions: list[Action], *, current: int) -> bool:
+        """Carry out the realm's actions; return True when `current` must stop."""
+        pending = list(actions)
+        stop = False
+        while pending:
+            action = pending.pop(0)
+            if isinstance(action, Send):
+                if not self._send(action.conn, action.message):
+                    pending.extend(self.realm.send_failed(action.conn, action.message))
+            elif isinstance(action, Close):
+                if action.conn == current:
+                    stop = True
+                    ws = self._sockets.get(current)
+                    if ws is not None:
+                        await ws.close(CloseCode.NORMAL_CLOSURE, action.reason[:100])
+                else:
+                    self._close_later(action.conn, action.reason)
+        return stop
+
+    def _send(self, conn: int, message: ServerMessage) -> bool:
+        ws = self._sockets.get(conn)
+        if ws is None or ws.state is not State.OPEN:
+            return False
+        if ws.transport.get_write_buffer_size() > MAX_WRITE_BUFFER:
+            logger.warning("[Signaling] Peer on connection %d is not reading; dropping it", conn)
+            return False
+        # broadcast() writes without awaiting the peer: one slow peer never blocks another.
+        broadcast([ws], message.serialize())
+        return True
+
+    def _close_later(self, conn: int, reason: str) -> None:
+        ws = self._sockets.get(conn)
+        if ws is None:
+            return
+        task = asyncio.create_task(
+            ws.close(CloseCode.NORMAL_CLOSURE, reason[:100]), name=f"close-{conn}"
+        )
+        self._closers.add(task)
+        task.add_done_callback(self._closers.discard)
+
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.cleanup_interval)
+            await self._perform(self.realm.tick(self._clock()), current=0)

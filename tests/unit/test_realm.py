@@ -1,0 +1,234 @@
+"""The realm's rules, driven with plain calls and a fake clock."""
+
+import json
+
+import pytest
+
+from bridge.config import LimitsConfig
+from bridge.protocol.peerjs import MessageType, ServerMessage
+from bridge.signaling.realm import Action, Close, Realm, RealmSettings, Send
+
+
+def make_realm(**limits: int | float) -> Realm:
+    return Realm(
+        RealmSettings(
+            key="pathfinder",
+            alive_timeout=60.0,
+            expire_timeout=5.0,
+            concurrent_limit=3,
+            limits=LimitsConfig(**limits),  # type: ignore[arg-type]
+        )
+    )
+
+
+def sent(actions: list[Action], conn: int) -> list[dict[str, object]]:
+    return [
+        json.loads(a.message.serialize()) for a in actions if isinstance(a, Send) and a.conn == conn
+    ]
+
+
+def closed(actions: list[Action]) -> set[int]:
+    return {a.conn for a in actions if isinstance(a, Close)}
+
+
+def join(
+    realm: Realm, conn: int, id: str, token: str = "tok", ip: str = "1.1.1.1", now: float = 0.0
+) -> list[Action]:
+    return realm.connect(conn, id=id, token=token, key="pathfinder", ip=ip, now=now)
+
+
+def offer(dst: str) -> str:
+    return json.dumps(
+        {"type": "OFFER", "dst": dst, "payload": {"sdp": {"type": "offer", "sdp": "v=0"}}}
+    )
+
+
+def test_new_peer_gets_open() -> None:
+    realm = make_realm()
+    assert sent(join(realm, 1, "alice"), 1) == [{"type": "OPEN"}]
+    assert realm.peer_ids() == ["alice"]
+
+
+@pytest.mark.parametrize(
+    ("id", "token", "key", "text"),
+    [
+        (None, "t", "pathfinder", "No id, token, or key supplied to websocket server"),
+        ("a", None, "pathfinder", "No id, token, or key supplied to websocket server"),
+        ("a", "t", None, "No id, token, or key supplied to websocket server"),
+        ("a", "t", "wrong", "Invalid key provided"),
+        ("bad id!", "t", "pathfinder", "Invalid id provided"),
+        ("a", "t/t", "pathfinder", "Invalid token provided"),
+    ],
+)
+def test_refused_connections_get_error_then_close(
+    id: str | None, token: str | None, key: str | None, text: str
+) -> None:
+    realm = make_realm()
+    actions = realm.connect(1, id=id, token=token, key=key, ip="x", now=0)
+    assert sent(actions, 1) == [{"type": "ERROR", "payload": {"msg": text}}]
+    assert closed(actions) == {1}
+    assert realm.peer_count == 0
+
+
+def test_id_taken_and_reconnect_with_same_token() -> None:
+    realm = make_realm()
+    join(realm, 1, "alice", token="t1")
+    taken = join(realm, 2, "alice", token="other")
+    assert sent(taken, 2) == [{"type": "ID-TAKEN", "payload": {"msg": "ID is taken"}}]
+    assert closed(taken) == {2}
+    again = join(realm, 3, "alice", token="t1")
+    assert sent(again, 3) == [{"type": "OPEN"}]
+    assert closed(again) == {1}  # the old socket is replaced
+    assert realm.client_for(3) is not None and realm.client_for(1) is None
+    assert realm.disconnect(1) == [] and realm.peer_ids() == [
+        "alice"
+    ]  # stale close changes nothing
+
+
+def test_concurrent_and_per_ip_limits() -> None:
+    realm = make_realm(max_connections_per_ip=2)
+    join(realm, 1, "a", ip="10.0.0.1")
+    join(realm, 2, "b", ip="10.0.0.1")
+    assert sent(join(realm, 3, "c", ip="10.0.0.1"), 3)[0]["payload"] == {
+        "msg": "Too many connections from this address"
+    }
+    join(realm, 4, "d", ip="10.0.0.2")
+    assert sent(join(realm, 5, "e", ip="10.0.0.3"), 5)[0]["payload"] == {
+        "msg": "Server has reached its concurrent user limit"
+    }
+    realm.disconnect(1)
+    assert sent(join(realm, 6, "c", ip="10.0.0.1"), 6) == [{"type": "OPEN"}]
+
+
+def test_relay_sets_src() -> None:
+    realm = make_realm()
+    join(realm, 1, "alice")
+    join(realm, 2, "bob")
+    actions = realm.receive_text(1, offer("bob"), 1.0)
+    assert sent(actions, 2) == [
+        {
+            "type": "OFFER",
+            "src": "alice",
+            "dst": "bob",
+            "payload": {"sdp": {"type": "offer", "sdp": "v=0"}},
+        }
+    ]
+    assert realm.metrics.relayed["OFFER"] == 1
+
+
+def test_src_cannot_be_forged() -> None:
+    realm = make_realm()
+    join(realm, 1, "alice")
+    join(realm, 2, "bob")
+    forged = json.dumps({"type": "CANDIDATE", "src": "mallory", "dst": "bob", "payload": {}})
+    assert sent(realm.receive_text(1, forged, 0), 2)[0]["src"] == "alice"
+
+
+def test_queue_for_absent_peer_is_delivered_after_open() -> None:
+    realm = make_realm()
+    join(realm, 1, "alice")
+    assert realm.receive_text(1, offer("bob"), 1.0) == []
+    assert realm.queued_count == 1
+    messages = sent(join(realm, 2, "bob", now=2.0), 2)
+    assert [m["type"] for m in messages] == ["OPEN", "OFFER"]
+    assert realm.queued_count == 0
+
+
+def test_leave_and_expire_are_not_queued() -> None:
+    realm = make_realm()
+    join(realm, 1, "alice")
+    for kind in ("LEAVE", "EXPIRE"):
+        assert realm.receive_text(1, json.dumps({"type": kind, "dst": "bob"}), 0) == []
+    assert realm.queued_count == 0
+
+
+def test_expire_once_per_pair_after_expire_timeout() -> None:
+    realm = make_realm()
+    join(realm, 1, "alice")
+    realm.receive_text(1, offer("bob"), 10.0)
+    realm.receive_text(1, json.dumps({"type": "CANDIDATE", "dst": "bob", "payload": {}}), 10.5)
+    assert realm.tick(14.9) == []
+    actions = realm.tick(15.0)
+    assert sent(actions, 1) == [{"type": "EXPIRE", "src": "bob", "dst": "alice"}]
+    assert realm.queued_count == 0 and realm.metrics.expired == 2
+
+
+def test_leave_without_dst_removes_sender() -> None:
+    realm = make_realm()
+    join(realm, 1, "alice")
+    assert closed(realm.receive_text(1, '{"type":"LEAVE"}', 0)) == {1}
+    assert realm.peer_count == 0
+
+
+def test_alive_timeout_drops_silent_peers_only() -> None:
+    realm = make_realm()
+    join(realm, 1, "quiet", now=0)
+    join(realm, 2, "chatty", now=0)
+    realm.receive_text(2, '{"type":"HEARTBEAT"}', 30.0)
+    assert closed(realm.tick(60.0)) == {1}
+    assert realm.peer_ids() == ["chatty"]
+    assert realm.metrics.timed_out == 1
+
+
+def test_dead_destination_gets_sender_a_leave() -> None:
+    realm = make_realm()
+    join(realm, 1, "alice")
+    join(realm, 2, "bob")
+    message = ServerMessage(MessageType.OFFER, "alice", "bob", {})
+    actions = realm.send_failed(2, message)
+    assert closed(actions) == {2}
+    assert sent(actions, 1) == [{"type": "LEAVE", "src": "bob", "dst": "alice"}]
+    assert realm.peer_ids() == ["alice"]
+
+
+@pytest.mark.parametrize(
+    "text", ["not json", "{}", '{"type":"OPEN"}', '{"type":"OFFER","dst":"bob"}', "null"]
+)
+def test_bad_frames_get_error_and_relay_nothing(text: str) -> None:
+    realm = make_realm()
+    join(realm, 1, "alice")
+    join(realm, 2, "bob")
+    actions = realm.receive_text(1, text, 0)
+    assert sent(actions, 2) == []
+    assert [m["type"] for m in sent(actions, 1)] == ["ERROR"]
+    assert closed(actions) == set()
+    assert realm.metrics.rejected["malformed"] == 1
+
+
+def test_binary_frame_gets_error() -> None:
+    realm = make_realm()
+    join(realm, 1, "alice")
+    assert sent(realm.receive_binary(1), 1)[0]["payload"] == {
+        "msg": "Binary messages are not supported"
+    }
+
+
+def test_oversized_frame_closes_only_that_client() -> None:
+    realm = make_realm(max_frame_bytes=1024)
+    join(realm, 1, "alice")
+    join(realm, 2, "bob")
+    actions = realm.receive_text(1, offer("bob") + " " * 2000, 0)
+    assert sent(actions, 1) == [{"type": "ERROR", "payload": {"msg": "Message too large"}}]
+    assert closed(actions) == {1}
+    assert realm.peer_ids() == ["bob"]
+
+
+def test_rate_limit_drops_and_errors_once_per_stretch() -> None:
+    realm = make_realm(messages_per_second=1, message_burst=2)
+    join(realm, 1, "alice", now=0)
+    join(realm, 2, "bob", now=0)
+    results = [realm.receive_text(1, offer("bob"), 0.0) for _ in range(5)]
+    assert [len(sent(r, 2)) for r in results] == [1, 1, 0, 0, 0]
+    assert [len(sent(r, 1)) for r in results] == [0, 0, 1, 0, 0]
+    assert len(sent(realm.receive_text(1, offer("bob"), 1.0), 2)) == 1
+    assert realm.metrics.rejected["rate_limited"] == 3
+
+
+def test_queue_limits() -> None:
+    realm = make_realm(max_queued_per_peer=2)
+    join(realm, 1, "alice")
+    realm.receive_text(1, offer("bob"), 0)
+    realm.receive_text(1, offer("bob"), 0)
+    third = realm.receive_text(1, offer("bob"), 0)
+    assert sent(third, 1)[0]["payload"] == {"msg": "Destination queue is full, message dropped"}
+    assert realm.queued_count == 2
