@@ -1,0 +1,131 @@
+"""Real servers for tests and benchmarks: ours and npm `peer` as processes, a static file server."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.server
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NODE_MODULES = ROOT / "tests" / "interop" / "node_modules"
+PEERJS_BUNDLE = NODE_MODULES / "peerjs" / "dist" / "peerjs.min.js"
+PEER_SERVER_BIN = NODE_MODULES / "peer" / "dist" / "bin" / "peerjs.js"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_http(
+    url: str, timeout: float = 15.0, process: subprocess.Popen[bytes] | None = None
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before answering {url}")
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+@contextlib.contextmanager
+def _process(args: list[str], ready_url: str) -> Iterator[subprocess.Popen[bytes]]:
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
+    try:
+        wait_http(ready_url, process=process)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stderr:
+            process.stderr.close()
+
+
+def bridge_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "bridge", *args]
+
+
+@contextlib.contextmanager
+def our_signaling_server(port: int | None = None, *extra: str) -> Iterator[str]:
+    """`pathfinder-bridge signal` as a user runs it; yields its URL."""
+    port = port or free_port()
+    url = f"http://127.0.0.1:{port}/pathfinder"
+    with _process(bridge_command("signal", "--port", str(port), *extra), url + "/"):
+        yield url
+
+
+@contextlib.contextmanager
+def npm_peer_server(port: int | None = None, *extra: str) -> Iterator[str]:
+    """The reference server, npm `peer` 1.0.x, configured as Pathfinder configures it."""
+    port = port or free_port()
+    url = f"http://127.0.0.1:{port}/pathfinder"
+    args = [
+        "node",
+        str(PEER_SERVER_BIN),
+        "--port",
+        str(port),
+        "--host",
+        "127.0.0.1",
+        "--path",
+        "/pathfinder",
+        "--key",
+        "pathfinder",
+        "--alive_timeout",
+        "60000",
+        *extra,
+    ]
+    with _process(args, url + "/"):
+        yield url
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def end_headers(self) -> None:
+        self.send_header("Cache-Control", "no-store")
+        super().end_headers()
+
+
+@contextlib.contextmanager
+def static_server(folder: Path, extra: dict[str, Path] | None = None) -> Iterator[str]:
+    """Serve `folder` on http://127.0.0.1 (a secure context, same address space as loopback).
+
+    `extra` maps URL names to files outside the folder (the peerjs bundle).
+    """
+    mapping = {f"/{name}": path for name, path in (extra or {}).items()}
+
+    class Handler(_QuietHandler):
+        def translate_path(self, path: str) -> str:
+            clean = path.split("?", 1)[0]
+            if clean in mapping:
+                return os.fspath(mapping[clean])
+            return super().translate_path(path)
+
+    handler = functools.partial(Handler, directory=os.fspath(folder))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
