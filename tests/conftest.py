@@ -24,3 +24,18 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
         args["executable_path"] = executable
     args["args"] = [*args.get("args", []), *BrowserConfig().args]
     return args
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run tests that use pytest-playwright's sync browser last.
+
+    The sync Playwright API leaves its event loop registered as running in the main
+    thread for the rest of the session, after which pytest-asyncio (and asyncio.run)
+    cannot start a loop. Ordering keeps one pytest run for the whole suite.
+    """
+    uses_browser = {"browser", "context", "page"}
+
+    def key(item: pytest.Item) -> int:
+        return 1 if uses_browser & set(getattr(item, "fixturenames", ())) else 0
+
+    items.sort(key=key)

@@ -78,9 +78,7 @@ def test_ctrl_c_exits_cleanly() -> None:
 
 
 def test_verbose_logs_connect_relay_disconnect() -> None:
-    import asyncio
-
-    from websockets.asyncio.client import connect
+    from websockets.sync.client import connect
 
     port = free_port()
     process = subprocess.Popen(
@@ -94,16 +92,12 @@ def test_verbose_logs_connect_relay_disconnect() -> None:
     for line in process.stdout:
         if line.startswith("Ready"):
             break
-
-    async def talk() -> None:
-        base = f"ws://127.0.0.1:{port}/pathfinder/peerjs?key=pathfinder&token=t&id="
-        async with connect(base + "alice") as alice, connect(base + "bob") as bob:
-            await alice.recv()
-            await bob.recv()
-            await alice.send(json.dumps({"type": "OFFER", "dst": "bob", "payload": {}}))
-            await bob.recv()
-
-    asyncio.run(talk())
+    base = f"ws://127.0.0.1:{port}/pathfinder/peerjs?key=pathfinder&token=t&id="
+    with connect(base + "alice") as alice, connect(base + "bob") as bob:
+        alice.recv(5)
+        bob.recv(5)
+        alice.send(json.dumps({"type": "OFFER", "dst": "bob", "payload": {}}))
+        bob.recv(5)
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=10 * UNIT)
     assert "[Signaling] Peer alice connected from 127.0.0.1" in stderr
