@@ -1,0 +1,82 @@
+"""Presenter authentication: ECDSA P-256 / SHA-256, byte-compatible with WebCrypto.
+
+The public key travels as SPKI DER, base64url without padding; signatures are WebCrypto's
+raw 64-byte r||s form (not DER), base64url. The signed data is the UTF-8 nonce string.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
+
+from bridge.errors import ProtocolError
+
+_ALGORITHM = ec.ECDSA(hashes.SHA256())
+
+
+def b64url_encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: str) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        raise ProtocolError("not base64url") from None
+
+
+def new_nonce() -> str:
+    """16 random bytes, base64url: the attendee's challenge."""
+    return b64url_encode(secrets.token_bytes(16))
+
+
+@dataclass(frozen=True)
+class PresenterKey:
+    """The presenter's signing key; its public half goes into the join code."""
+
+    private_key: ec.EllipticCurvePrivateKey
+
+    @classmethod
+    def generate(cls) -> PresenterKey:
+        return cls(ec.generate_private_key(ec.SECP256R1()))
+
+    @property
+    def public_key(self) -> str:
+        der = self.private_key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        return b64url_encode(der)
+
+    def sign(self, nonce: str) -> str:
+        der = self.private_key.sign(nonce.encode("utf-8"), _ALGORITHM)
+        r, s = decode_dss_signature(der)
+        return b64url_encode(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+
+
+def verify(public_key: str, nonce: str, signature: str) -> bool:
+    """True when `signature` (raw r||s, base64url) signs `nonce` under `public_key` (SPKI)."""
+    try:
+        key = serialization.load_der_public_key(b64url_decode(public_key))
+        raw = b64url_decode(signature)
+    except (ProtocolError, ValueError):
+        return False
+    if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
+        return False
+    if len(raw) != 64:
+        return False
+    der = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
+    try:
+        key.verify(der, nonce.encode("utf-8"), _ALGORITHM)
+    except InvalidSignature:
+        return False
+    return True

@@ -1,0 +1,93 @@
+"""Join codes and join URLs, exactly as Pathfinder makes and reads them.
+
+A code is standard base64 (with padding) of compact JSON `{"id","name","url","pubkey"}`;
+readers also accept `tutorialUrl` / `sessionPublicKey`, a whole join URL, and the legacy
+bare 6-character peer id.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import secrets
+import string
+from dataclasses import dataclass
+from urllib.parse import parse_qs, quote, urlsplit
+
+from bridge.errors import BridgeError
+
+PLUGIN_PATH = "/a/grafana-grafanadocsplugin-app"
+_ALPHABET = string.ascii_lowercase + string.digits
+_LEGACY = re.compile(r"[a-z0-9]{6}")
+MAX_CODE_LENGTH = 8192
+
+
+class JoinCodeError(BridgeError):
+    """A join code that cannot be read; the message says what to do."""
+
+
+def new_session_id() -> str:
+    """A presenter peer id: 6 random characters from a-z0-9, as Pathfinder makes them."""
+    return "".join(secrets.choice(_ALPHABET) for _ in range(6))
+
+
+@dataclass(frozen=True)
+class JoinCode:
+    id: str
+    name: str = ""
+    url: str = ""
+    pubkey: str = ""
+
+    @property
+    def is_legacy(self) -> bool:
+        """A bare id carries no key: the presenter cannot be verified."""
+        return not self.pubkey
+
+    def encode(self) -> str:
+        text = json.dumps(
+            {"id": self.id, "name": self.name, "url": self.url, "pubkey": self.pubkey},
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+        return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+    def join_url(self, grafana_url: str) -> str:
+        return f"{grafana_url.rstrip('/')}{PLUGIN_PATH}?session={quote(self.encode(), safe='')}"
+
+    @classmethod
+    def parse(cls, text: str) -> JoinCode:
+        code = text.strip()
+        if not code:
+            raise JoinCodeError("the join code is empty: paste the code the presenter shared")
+        if len(code) > MAX_CODE_LENGTH:
+            raise JoinCodeError("the join code is too long to be a Pathfinder join code")
+        if "session=" in code or code.startswith(("http://", "https://")):
+            values = parse_qs(urlsplit(code).query).get("session")
+            if not values:
+                raise JoinCodeError("the join URL has no session parameter")
+            code = values[0].strip()
+        if _LEGACY.fullmatch(code):
+            return cls(id=code)
+        padded = code + "=" * (-len(code) % 4)
+        try:
+            raw = base64.b64decode(padded.replace("-", "+").replace("_", "/"), validate=True)
+            data = json.loads(raw.decode("utf-8"))
+        except (binascii.Error, ValueError, UnicodeDecodeError):
+            raise JoinCodeError(
+                "this is not a Pathfinder join code (expected the base64 code or the join URL "
+                "the presenter shared, or a 6-character session id); check it was copied whole"
+            ) from None
+        if not isinstance(data, dict):
+            raise JoinCodeError("the join code does not hold a session description")
+        peer_id = data.get("id")
+        if not isinstance(peer_id, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", peer_id):
+            raise JoinCodeError("the join code has no valid session id")
+        url = data.get("url", data.get("tutorialUrl", ""))
+        pubkey = data.get("pubkey", data.get("sessionPublicKey", ""))
+        name = data.get("name", "")
+        for key, value in (("name", name), ("url", url), ("pubkey", pubkey)):
+            if not isinstance(value, str) or len(value) > 2048:
+                raise JoinCodeError(f"the join code's {key} is not valid")
+        return cls(peer_id, str(name), str(url), str(pubkey))

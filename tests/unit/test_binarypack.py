@@ -1,0 +1,133 @@
+"""BinaryPack: byte layouts as PeerJS writes them, round trips, chunking and limits."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bridge.errors import ProtocolError
+from bridge.protocol.binarypack import CHUNK_MTU, Reassembler, chunk, pack, unpack
+
+# (value, hex) as peerjs-js-binarypack 2.1 packs them (checked against it in
+# tests/integration/test_binarypack_node.py).
+LAYOUTS = [
+    (None, "c0"),
+    (True, "c3"),
+    (False, "c2"),
+    (0, "00"),
+    (127, "7f"),
+    (-1, "ff"),
+    (-32, "e0"),
+    (128, "cc80"),
+    (-33, "d0df"),
+    (300, "cd012c"),
+    (-300, "d1fed4"),
+    (70000, "ce00011170"),
+    (-70000, "d2fffeee90"),
+    (1732550000000, "d3000001936406fd80"),
+    (1.5, "cb3ff8000000000000"),
+    (2.0, "02"),
+    ("", "b0"),
+    ("hi", "b26869"),
+    ("x" * 16, "d80010" + "78" * 16),
+    (b"\x01\x02", "a20102"),
+    (b"\x00" * 16, "da0010" + "00" * 16),
+    ([1, 2], "920102"),
+    ({"a": [True, False, None]}, "81b16193c3c2c0"),
+]
+
+
+@pytest.mark.parametrize(("value", "hex_bytes"), LAYOUTS)
+def test_byte_layouts_match_peerjs(value: Any, hex_bytes: str) -> None:
+    assert pack(value).hex() == hex_bytes
+    decoded = unpack(bytes.fromhex(hex_bytes))
+    assert decoded == value
+
+
+def test_undefined_and_float32_decode() -> None:
+    assert unpack(b"\xc1") is None
+    assert unpack(bytes.fromhex("ca3fc00000")) == 1.5
+
+
+json_like = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**64 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False).filter(lambda f: f != int(f))
+    | st.text()
+    | st.binary(),
+    lambda children: (
+        st.lists(children, max_size=20)
+        | st.dictionaries(st.text(max_size=10), children, max_size=20)
+    ),
+    max_leaves=50,
+)
+
+
+@given(json_like)
+def test_round_trip(value: Any) -> None:
+    assert unpack(pack(value)) == value
+
+
+@given(st.binary(max_size=200))
+def test_random_bytes_never_crash(data: bytes) -> None:
+    with contextlib.suppress(ProtocolError):
+        unpack(data)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"\xd9\xff\xff\xff\xff",
+        b"\xdd\xff\xff\xff\xff",
+        b"\xdf\x00\x01\x00\x00",
+        b"\xb2\xff\xfe",
+        b"\xc4",
+        b"\x01\x02",
+        b"\x91" * 100 + b"\xc0",
+        b"\x81\x91\xc0\xc0",
+    ],
+)
+def test_malformed_input_is_a_protocol_error(data: bytes) -> None:
+    with pytest.raises(ProtocolError):
+        unpack(data)
+
+
+def test_chunks_are_peerjs_shaped_and_reassemble() -> None:
+    packed = pack({"text": "y" * 40000})
+    chunks = chunk(packed, message_id=1)
+    assert len(chunks) == 3
+    first = unpack(chunks[0])
+    assert list(first) == ["__peerData", "n", "data", "total"]
+    assert (first["__peerData"], first["n"], first["total"], len(first["data"])) == (
+        1,
+        0,
+        3,
+        CHUNK_MTU,
+    )
+    joiner = Reassembler()
+    results = [joiner.feed(unpack(c), now=0.0) for c in reversed(chunks)]
+    assert results[:2] == [None, None]
+    assert results[2] == packed and joiner.in_flight == 0
+
+
+def test_reassembly_limits() -> None:
+    joiner = Reassembler(max_message_bytes=CHUNK_MTU * 2, max_partial_messages=1, stale_after=5)
+    with pytest.raises(ProtocolError, match="size limit"):
+        joiner.feed({"__peerData": 1, "n": 0, "total": 10, "data": b"x"}, 0.0)
+    assert joiner.feed({"__peerData": 2, "n": 0, "total": 2, "data": b"x"}, 0.0) is None
+    with pytest.raises(ProtocolError, match="in flight"):
+        joiner.feed({"__peerData": 3, "n": 0, "total": 2, "data": b"x"}, 1.0)
+    assert joiner.prune(10.0) == 1  # stale partial dropped
+    for bad in (
+        {"__peerData": "x", "n": 0, "total": 1, "data": b""},
+        {"__peerData": 4, "n": 2, "total": 2, "data": b""},
+        {"__peerData": 4, "n": 0, "total": 1, "data": "text"},
+    ):
+        with pytest.raises(ProtocolError):
+            joiner.feed(bad, 11.0)
