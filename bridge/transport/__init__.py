@@ -1,0 +1,1 @@
+"""Transport: Python peers that speak PeerJS (signaling websocket + aiortc data channels)."""

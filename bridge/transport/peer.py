@@ -1,0 +1,267 @@
+"""A Python PeerJS peer: registers an id, connects to other peers and accepts their connections.
+
+`Peer` owns its signaling client, its data connections, and one task per connection that
+negotiates it and reaps it when it closes; `close()` cancels and closes all of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import urllib.error
+import urllib.request
+from collections.abc import Coroutine
+from typing import Any
+
+from bridge.config import IceServerConfig
+from bridge.errors import ProtocolError
+from bridge.protocol.peerjs import ClientMessage, MessageType, ServerMessage, is_valid_id
+from bridge.protocol.serialization import Serialization
+from bridge.transport.dataconnection import DataConnection, DataConnectionError, new_connection_id
+from bridge.transport.endpoint import SignalingEndpoint
+from bridge.transport.signaling_client import SignalingClient, SignalingError, SignalingState
+
+logger = logging.getLogger("bridge.transport")
+
+
+class PeerUnavailableError(DataConnectionError):
+    """The remote peer id is not connected to the signaling server."""
+
+
+class Peer:
+    def __init__(
+        self,
+        endpoint: SignalingEndpoint,
+        peer_id: str | None = None,
+        *,
+        ice_servers: tuple[IceServerConfig, ...] = (),
+        heartbeat_interval: float = 5.0,
+        connect_timeout: float = 15.0,
+        max_incoming: int = 256,
+    ) -> None:
+        self.endpoint = endpoint
+        self.id = peer_id or ""
+        self.ice_servers = ice_servers
+        self.connect_timeout = connect_timeout
+        self._heartbeat_interval = heartbeat_interval
+        self._token = secrets.token_hex(8)
+        self._signaling: SignalingClient | None = None
+        self._connections: dict[str, DataConnection] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._expired: dict[str, asyncio.Event] = {}
+        self.incoming: asyncio.Queue[DataConnection] = asyncio.Queue(max_incoming)
+        self.signaling_state = SignalingState.CONNECTING
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    async def open(self) -> str:
+        """Register with the signaling server (asking it for an id if we have none)."""
+        if not self.id:
+            self.id = await asyncio.to_thread(self._fetch_id)
+        self._signaling = SignalingClient(
+            self.endpoint,
+            self.id,
+            self._token,
+            self._on_signal,
+            heartbeat_interval=self._heartbeat_interval,
+            connect_timeout=self.connect_timeout,
+            on_state=self._on_signaling_state,
+        )
+        await self._signaling.open()
+        return self.id
+
+    def _on_signaling_state(self, state: SignalingState) -> None:
+        self.signaling_state = state
+
+    def _fetch_id(self) -> str:
+        try:
+            with urllib.request.urlopen(self.endpoint.id_url(), timeout=self.connect_timeout) as r:
+                peer_id = str(r.read(200).decode()).strip()
+        except (OSError, urllib.error.URLError) as exc:
+            raise SignalingError(
+                f"cannot reach the signaling server at {self.endpoint} ({exc}): check it runs "
+                "and the --server URL"
+            ) from None
+        if not is_valid_id(peer_id):
+            raise SignalingError("the signaling server gave an invalid id")
+        return peer_id
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for connection in list(self._connections.values()):
+            await connection.close()
+        self._connections.clear()
+        if self._signaling is not None:
+            await self._signaling.close()
+
+    async def __aenter__(self) -> Peer:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def connections(self) -> list[DataConnection]:
+        return list(self._connections.values())
+
+    @property
+    def reconnects(self) -> int:
+        return self._signaling.reconnects if self._signaling else 0
+
+    # -- connecting -------------------------------------------------------------------------
+
+    async def connect(
+        self,
+        remote_id: str,
+        *,
+        serialization: Serialization = Serialization.BINARY,
+        metadata: Any = None,
+        open_timeout: float | None = None,
+    ) -> DataConnection:
+        """Open a data connection to `remote_id` and wait until its channel is open."""
+        connection = DataConnection(
+            remote_id,
+            new_connection_id(),
+            ice_servers=self.ice_servers,
+            serialization=serialization,
+            metadata=metadata,
+        )
+        self._connections[connection.connection_id] = connection
+        expired = self._expired.setdefault(remote_id, asyncio.Event())
+        expired.clear()
+        self._spawn(self._watch(connection), f"watch-{connection.connection_id}")
+        await connection.offer(self._signal_sender(remote_id))
+        waiter = asyncio.ensure_future(connection.wait_open(open_timeout or self.connect_timeout))
+        gone = asyncio.ensure_future(expired.wait())
+        try:
+            done, _ = await asyncio.wait({waiter, gone}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            gone.cancel()
+            if not waiter.done():
+                waiter.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await waiter
+        if waiter in done and waiter.exception() is None:
+            return connection
+        await self._drop(connection)
+        if expired.is_set():
+            raise PeerUnavailableError(
+                f"no session {remote_id!r} on the signaling server: check the join code and that "
+                "the presenter is running and uses the same --server"
+            )
+        error = waiter.exception() if waiter.done() and not waiter.cancelled() else None
+        raise error or DataConnectionError(f"the connection to {remote_id} failed")
+
+    def _signal_sender(self, remote_id: str) -> Any:
+        async def send(kind: str, payload: dict[str, Any]) -> None:
+            assert self._signaling is not None
+            message = ClientMessage(MessageType(kind), remote_id, payload)
+            await self._signaling.send(message, wait=self.connect_timeout)
+
+        return send
+
+    # -- signaling dispatch -------------------------------------------------------------------
+
+    def _on_signal(self, message: ServerMessage) -> None:
+        payload = message.payload if isinstance(message.payload, dict) else {}
+        connection_id = payload.get("connectionId")
+        src = message.src or ""
+        if message.type is MessageType.OFFER:
+            self._accept(src, payload)
+        elif message.type is MessageType.ANSWER:
+            connection = self._connections.get(str(connection_id))
+            sdp = payload.get("sdp")
+            if connection is not None and connection.peer == src and isinstance(sdp, dict):
+                self._spawn(connection.handle_answer(str(sdp.get("sdp", ""))), "answer")
+        elif message.type is MessageType.CANDIDATE:
+            connection = self._connections.get(str(connection_id))
+            candidate = payload.get("candidate")
+            if connection is not None and connection.peer == src and isinstance(candidate, dict):
+                self._spawn(connection.handle_candidate(candidate), "candidate")
+        elif message.type is MessageType.EXPIRE:
+            logger.info("[Transport] peer %s is not on the signaling server", src)
+            self._expired.setdefault(src, asyncio.Event()).set()
+        elif message.type is MessageType.LEAVE:
+            logger.info("[Transport] peer %s left", src)
+            for connection in list(self._connections.values()):
+                if connection.peer == src:
+                    self._spawn(self._drop(connection), "leave")
+        elif message.type is MessageType.ERROR:
+            logger.warning("[Transport] signaling server error: %s", message.error_text)
+
+    def _accept(self, src: str, payload: dict[str, Any]) -> None:
+        connection_id = payload.get("connectionId")
+        sdp = payload.get("sdp")
+        if not isinstance(connection_id, str) or not isinstance(sdp, dict):
+            logger.warning("[Transport] ignored a malformed OFFER from %s", src)
+            return
+        if payload.get("type", "data") != "data":
+            logger.info("[Transport] ignored a media call from %s", src)
+            return
+        try:
+            serialization = Serialization.parse(payload.get("serialization"))
+        except ProtocolError as exc:
+            logger.warning("[Transport] refused an OFFER from %s: %s", src, exc)
+            return
+        if connection_id in self._connections:
+            self._spawn(self._drop(self._connections[connection_id]), "replaced")
+        connection = DataConnection(
+            src,
+            connection_id,
+            ice_servers=self.ice_servers,
+            serialization=serialization,
+            reliable=bool(payload.get("reliable", True)),
+            metadata=payload.get("metadata"),
+        )
+        self._connections[connection_id] = connection
+        self._spawn(self._answer(connection, str(sdp.get("sdp", ""))), f"answer-{connection_id}")
+
+    async def _answer(self, connection: DataConnection, sdp: str) -> None:
+        self._spawn(self._watch(connection), f"watch-{connection.connection_id}")
+        try:
+            await connection.answer(sdp, self._signal_sender(connection.peer))
+            await connection.wait_open(self.connect_timeout)
+        except (DataConnectionError, SignalingError, ValueError) as exc:
+            logger.warning(
+                "[Transport] incoming connection from %s failed: %s", connection.peer, exc
+            )
+            await self._drop(connection)
+            return
+        try:
+            self.incoming.put_nowait(connection)
+        except asyncio.QueueFull:
+            logger.warning(
+                "[Transport] too many unaccepted connections; refused %s", connection.peer
+            )
+            await self._drop(connection)
+
+    async def accept(self) -> DataConnection:
+        return await self.incoming.get()
+
+    # -- ownership --------------------------------------------------------------------------------
+
+    async def _watch(self, connection: DataConnection) -> None:
+        """Reap a connection once it closes, from whichever side."""
+        await connection.closed.wait()
+        await self._drop(connection)
+
+    async def _drop(self, connection: DataConnection) -> None:
+        if self._connections.get(connection.connection_id) is connection:
+            del self._connections[connection.connection_id]
+        with contextlib.suppress(Exception):
+            await connection.close()
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._reap)
+
+    def _reap(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.warning("[Transport] task %s failed: %r", task.get_name(), task.exception())

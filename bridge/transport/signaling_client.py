@@ -1,0 +1,201 @@
+"""One peer id on a PeerJS signaling server: register, heartbeat, relay, reconnect.
+
+`SignalingClient` owns one task, `_run`, which (re)connects the websocket with the same id
+and token, sends HEARTBEAT every interval and hands every server message to `on_message`.
+When the socket drops it reconnects with backoff, so a join code stays valid across a
+server restart. `open()` waits for the first OPEN and turns refusals into clear errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+from collections.abc import Callable, Iterator
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+
+from bridge.errors import BridgeError, ProtocolError
+from bridge.protocol.peerjs import ClientMessage, MessageType, ServerMessage
+from bridge.transport.backoff import backoff
+from bridge.transport.endpoint import SignalingEndpoint
+
+logger = logging.getLogger("bridge.transport")
+
+
+class SignalingError(BridgeError):
+    """The signaling server cannot be reached or refused us."""
+
+
+class SignalingState(enum.Enum):
+    CONNECTING = "connecting"
+    OPEN = "open"
+    RECONNECTING = "reconnecting"
+    CLOSED = "closed"
+
+
+class SignalingClient:
+    def __init__(
+        self,
+        endpoint: SignalingEndpoint,
+        peer_id: str,
+        token: str,
+        on_message: Callable[[ServerMessage], None],
+        *,
+        heartbeat_interval: float = 5.0,
+        connect_timeout: float = 10.0,
+        delays: Callable[[], Iterator[float]] = backoff,
+        on_state: Callable[[SignalingState], None] | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.peer_id = peer_id
+        self.token = token
+        self._on_message = on_message
+        self._on_state = on_state
+        self._heartbeat_interval = heartbeat_interval
+        self._connect_timeout = connect_timeout
+        self._delays = delays
+        self._ws: ClientConnection | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._first_open: asyncio.Future[None] | None = None
+        self._is_open = asyncio.Event()
+        self.state = SignalingState.CONNECTING
+        self.reconnects = 0
+
+    def _set_state(self, state: SignalingState) -> None:
+        if state is not self.state:
+            logger.debug("[Signaling] %s: %s -> %s", self.peer_id, self.state.name, state.name)
+            self.state = state
+            if self._on_state is not None:
+                self._on_state(state)
+
+    async def open(self) -> None:
+        """Connect and wait for OPEN; raise SignalingError with what to check otherwise."""
+        self._first_open = asyncio.get_running_loop().create_future()
+        self._task = asyncio.create_task(self._run(), name=f"signaling-{self.peer_id}")
+        try:
+            async with asyncio.timeout(self._connect_timeout):
+                await self._first_open
+        except TimeoutError:
+            await self.close()
+            raise SignalingError(
+                f"no answer from the signaling server at {self.endpoint} within "
+                f"{self._connect_timeout:.0f} s: check it runs (pathfinder-bridge signal status), "
+                "the --server URL, and any firewall or proxy between you"
+            ) from None
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        self._set_state(SignalingState.CLOSED)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def send(self, message: ClientMessage, *, wait: float | None = None) -> None:
+        """Send one message; while reconnecting, wait up to `wait` seconds for the socket."""
+        if wait:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait):
+                    await self._is_open.wait()
+        ws = self._ws
+        if ws is None or not self._is_open.is_set():
+            raise SignalingError("not connected to the signaling server")
+        try:
+            await ws.send(message.serialize())
+        except ConnectionClosed:
+            raise SignalingError("the signaling connection closed while sending") from None
+
+    @property
+    def is_open(self) -> bool:
+        return self._is_open.is_set()
+
+    async def _run(self) -> None:
+        delays = self._delays()
+        while True:
+            try:
+                await self._session()
+                delays = self._delays()  # a session that reached OPEN resets the backoff
+            except SignalingError as exc:
+                if self._first_open is not None and not self._first_open.done():
+                    self._first_open.set_exception(exc)
+                    return
+                if self.state is SignalingState.CLOSED:
+                    return
+                logger.warning("[Signaling] %s", exc)
+            except (OSError, InvalidHandshake, TimeoutError) as exc:
+                if self._first_open is not None and not self._first_open.done():
+                    self._first_open.set_exception(self._unreachable(exc))
+                    return
+                logger.debug("[Signaling] reconnect failed: %s", exc)
+            finally:
+                self._ws = None
+                self._is_open.clear()
+            if self.state is SignalingState.CLOSED:
+                return
+            self._set_state(SignalingState.RECONNECTING)
+            await asyncio.sleep(next(delays))
+            self.reconnects += 1
+
+    def _unreachable(self, exc: BaseException) -> SignalingError:
+        if isinstance(exc, InvalidStatus):
+            return SignalingError(
+                f"the signaling server at {self.endpoint} answered HTTP "
+                f"{exc.response.status_code}: check the --server path and the allowed origins"
+            )
+        return SignalingError(
+            f"cannot reach the signaling server at {self.endpoint} ({exc}): check it runs "
+            "(pathfinder-bridge signal status) and the --server URL"
+        )
+
+    async def _session(self) -> None:
+        url = self.endpoint.websocket_url(self.peer_id, self.token)
+        async with asyncio.timeout(self._connect_timeout):
+            ws = await connect(url, open_timeout=self._connect_timeout, max_size=2**20)
+        self._ws = ws
+        heartbeat = asyncio.create_task(self._heartbeat(ws), name=f"heartbeat-{self.peer_id}")
+        try:
+            async with ws:
+                with contextlib.suppress(ConnectionClosed):
+                    async for frame in ws:
+                        if isinstance(frame, str):
+                            self._handle(frame)
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+
+    def _handle(self, frame: str) -> None:
+        try:
+            message = ServerMessage.parse(frame)
+        except ProtocolError as exc:
+            logger.warning("[Signaling] ignored a bad message from the server: %s", exc)
+            return
+        if message.type is MessageType.OPEN:
+            self._is_open.set()
+            self._set_state(SignalingState.OPEN)
+            if self._first_open is not None and not self._first_open.done():
+                self._first_open.set_result(None)
+            return
+        if message.type is MessageType.ID_TAKEN:
+            self._set_state(SignalingState.CLOSED)
+            raise SignalingError(
+                f"the id {self.peer_id!r} is taken on the signaling server: another session "
+                "uses it; start a new session or pick another id"
+            )
+        if message.type is MessageType.ERROR and not self._is_open.is_set():
+            self._set_state(SignalingState.CLOSED)
+            raise SignalingError(f"the signaling server refused us: {message.error_text}")
+        self._on_message(message)
+
+    async def _heartbeat(self, ws: ClientConnection) -> None:
+        beat = ClientMessage(MessageType.HEARTBEAT).serialize()
+        while True:
+            await asyncio.sleep(self._heartbeat_interval)
+            with contextlib.suppress(ConnectionClosed):
+                await ws.send(beat)

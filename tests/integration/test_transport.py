@@ -1,0 +1,147 @@
+"""Python PeerJS peers over real aiortc data channels, through our server and npm `peer`."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from bridge.config import ServerConfig
+from bridge.protocol.serialization import Serialization
+from bridge.signaling.server import SignalingServer
+from bridge.transport.dataconnection import ConnectionClosedError
+from bridge.transport.endpoint import SignalingEndpoint
+from bridge.transport.peer import Peer, PeerUnavailableError
+from bridge.transport.signaling_client import SignalingError, SignalingState
+from tests.conftest import UNIT
+from tests.servers import npm_peer_server
+
+
+@pytest.fixture(params=["ours", "npm-peer"])
+def server_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    if request.param == "npm-peer":
+        with npm_peer_server(None, "--expire_timeout", "1000") as url:
+            yield url
+    else:
+        yield ""  # filled in by `endpoint`
+
+
+@pytest.fixture
+async def endpoint(server_url: str) -> AsyncIterator[SignalingEndpoint]:
+    if server_url:
+        yield SignalingEndpoint.parse(server_url, "pathfinder")
+        return
+    config = ServerConfig(port=0, expire_timeout=1.0, cleanup_interval=0.1)
+    async with SignalingServer(config) as server:
+        yield SignalingEndpoint.parse(server.url, "pathfinder")
+
+
+@pytest.mark.parametrize("serialization", list(Serialization))
+async def test_connect_accept_and_exchange(
+    endpoint: SignalingEndpoint, serialization: Serialization
+) -> None:
+    async with Peer(endpoint, "host1") as host, Peer(endpoint) as guest:
+        assert len(guest.id) == 36
+        conn = await guest.connect("host1", serialization=serialization, metadata={"who": "guest"})
+        async with asyncio.timeout(5 * UNIT):
+            incoming = await host.accept()
+        assert incoming.peer == guest.id and incoming.connection_id == conn.connection_id
+        assert incoming.serialization is serialization and incoming.metadata == {"who": "guest"}
+        message: object = {"n": 1, "list": [1, 2.5, None], "s": "x" * 100}
+        if serialization is Serialization.RAW:
+            message = b"raw bytes"
+        conn.send(message)
+        async with asyncio.timeout(5 * UNIT):
+            assert await incoming.recv() == message
+            incoming.send(message)
+            assert await conn.recv() == message
+
+
+async def test_large_binary_message_is_chunked(endpoint: SignalingEndpoint) -> None:
+    async with Peer(endpoint, "host2") as host, Peer(endpoint) as guest:
+        conn = await guest.connect("host2")
+        incoming = await host.accept()
+        big = {"blob": bytes(range(256)) * 800, "text": "é" * 30000}
+        conn.send(big)
+        async with asyncio.timeout(5 * UNIT):
+            assert await incoming.recv() == big
+
+
+async def test_order_is_kept(endpoint: SignalingEndpoint) -> None:
+    async with Peer(endpoint, "host3") as host, Peer(endpoint) as guest:
+        conn = await guest.connect("host3")
+        incoming = await host.accept()
+        for i in range(500):
+            conn.send({"i": i})
+        async with asyncio.timeout(10 * UNIT):
+            assert [(await incoming.recv())["i"] for _ in range(500)] == list(range(500))
+
+
+async def test_unknown_peer_is_reported(endpoint: SignalingEndpoint) -> None:
+    async with Peer(endpoint) as guest:
+        with pytest.raises(PeerUnavailableError, match="no session 'nobody'"):
+            await guest.connect("nobody", open_timeout=10 * UNIT)
+
+
+async def test_remote_close_is_seen(endpoint: SignalingEndpoint) -> None:
+    async with Peer(endpoint, "host4") as host, Peer(endpoint) as guest:
+        conn = await guest.connect("host4")
+        incoming = await host.accept()
+        await incoming.close()
+        with pytest.raises(ConnectionClosedError):
+            async with asyncio.timeout(10 * UNIT):
+                await conn.recv()
+
+
+async def test_id_taken() -> None:
+    async with SignalingServer(ServerConfig(port=0)) as server:
+        endpoint = SignalingEndpoint.parse(server.url, "pathfinder")
+        async with Peer(endpoint, "same"):
+            with pytest.raises(SignalingError, match="taken"):
+                async with Peer(endpoint, "same"):
+                    pass
+
+
+async def test_unreachable_server_says_what_to_check() -> None:
+    endpoint = SignalingEndpoint.parse("http://127.0.0.1:9/pathfinder", "pathfinder")
+    with pytest.raises(SignalingError, match="cannot reach the signaling server"):
+        async with Peer(endpoint, "x", connect_timeout=3):
+            pass
+
+
+async def test_wrong_key_is_refused() -> None:
+    async with SignalingServer(ServerConfig(port=0)) as server:
+        endpoint = SignalingEndpoint.parse(server.url, "wrongkey")
+        with pytest.raises(SignalingError, match="Invalid key provided"):
+            async with Peer(endpoint, "x"):
+                pass
+
+
+async def test_reregisters_after_server_restart_and_channels_survive() -> None:
+    config = ServerConfig(port=0)
+    server = SignalingServer(config)
+    await server.start()
+    port = server.port
+    endpoint = SignalingEndpoint.parse(server.url, "pathfinder")
+    async with Peer(endpoint, "sticky", heartbeat_interval=0.2) as host, Peer(endpoint) as guest:
+        conn = await guest.connect("sticky")
+        incoming = await host.accept()
+        await server.close()
+        await asyncio.sleep(0.3)
+        assert host.signaling_state is SignalingState.RECONNECTING
+        conn.send("still flowing")  # the data channel does not need the server
+        async with asyncio.timeout(5 * UNIT):
+            assert await incoming.recv() == "still flowing"
+        server = SignalingServer(dataclasses.replace(config, port=port))
+        await server.start()
+        try:
+            async with asyncio.timeout(15 * UNIT):
+                while host.signaling_state is not SignalingState.OPEN:
+                    await asyncio.sleep(0.05)  # noqa: ASYNC110
+            async with Peer(endpoint) as late:
+                again = await late.connect("sticky")  # the same id works again
+                assert again.state.value == "open"
+        finally:
+            await server.close()
