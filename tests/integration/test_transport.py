@@ -138,8 +138,8 @@ async def test_reregisters_after_server_restart_and_channels_survive() -> None:
         await server.start()
         try:
             async with asyncio.timeout(15 * UNIT):
-                while host.signaling_state is not SignalingState.OPEN:
-                    await asyncio.sleep(0.05)  # noqa: ASYNC110
+                while host.signaling_state is not SignalingState.OPEN:  # noqa: ASYNC110
+                    await asyncio.sleep(0.05)
             async with Peer(endpoint) as late:
                 again = await late.connect("sticky")  # the same id works again
                 assert again.state.value == "open"
