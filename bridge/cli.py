@@ -82,7 +82,60 @@ def build_parser() -> argparse.ArgumentParser:
     sig.add_argument("--tls-cert", help="certificate (PEM) to serve https and wss")
     sig.add_argument("--tls-key", help="private key (PEM) for --tls-cert")
     sig.add_argument("--state-dir", help="where start/stop keep the pid and log files")
+    present = commands.add_parser(
+        "present",
+        help="run a Live Session as the presenter and print its join code",
+        description="Present a Live Session. With --no-browser, session events are read as JSON "
+        "lines from standard input and broadcast to every attendee.",
+    )
+    _common(present)
+    _client_flags(present)
+    present.add_argument("--name", default="pathfinder-bridge session", help="session name")
+    present.add_argument("--guide", default="", metavar="URL", help="the guide (tutorial URL)")
+    present.add_argument(
+        "--grafana",
+        default="http://localhost:3000",
+        metavar="URL",
+        help="Grafana URL the join URL points at",
+    )
+    present.add_argument(
+        "--mode", choices=("guided", "follow"), default="guided", help="the mode attendees start in"
+    )
+    present.add_argument(
+        "--no-browser", action="store_true", help="no Grafana tab: events from stdin"
+    )
+
+    follow = commands.add_parser(
+        "follow",
+        help="join a Live Session as an attendee",
+        description="Join a Live Session by its join code (or join URL) and replay its events.",
+    )
+    _common(follow)
+    _client_flags(follow)
+    follow.add_argument("code", metavar="CODE", help="join code, join URL, or 6-character id")
+    follow.add_argument("--name", default="Anonymous", help="your name, shown to the presenter")
+    follow.add_argument("--mode", choices=("guided", "follow"), default="guided")
+    follow.add_argument("--json", action="store_true", help="one JSON object per event on stdout")
+    follow.add_argument("--no-browser", action="store_true", help="print events, replay nothing")
     return parser
+
+
+def _client_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--server",
+        metavar="URL",
+        help="signaling server, http://HOST:PORT/PATH (default from config.yaml)",
+    )
+    parser.add_argument("--key", help="signaling server key (default pathfinder)")
+
+
+def _client_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    if args.server:
+        overrides["server_url"] = args.server
+    if args.key:
+        overrides["key"] = args.key
+    return {"client": overrides}
 
 
 def _server_overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -180,8 +233,34 @@ def cmd_signal(args: argparse.Namespace) -> int:
     return _run_async(serve)
 
 
+def cmd_present(args: argparse.Namespace) -> int:
+    from bridge.cli_session import present
+
+    config = _load(args, _client_overrides(args))
+    if not args.no_browser:
+        raise BridgeError(
+            "presenting from a Grafana tab needs the browser agent, which this version does not "
+            "have yet; run with --no-browser to broadcast events from standard input"
+        )
+    return _run_async(lambda: present(config, args))
+
+
+def cmd_follow(args: argparse.Namespace) -> int:
+    from bridge.cli_session import follow
+
+    config = _load(args, _client_overrides(args))
+    if not args.no_browser:
+        raise BridgeError(
+            "replaying in a Grafana tab needs the browser agent, which this version does not "
+            "have yet; run with --no-browser to print the events"
+        )
+    return _run_async(lambda: follow(config, args))
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "signal": cmd_signal,
+    "present": cmd_present,
+    "follow": cmd_follow,
 }
 
 

@@ -86,7 +86,7 @@ class Realm:
         self._queues: dict[str, MessageQueue] = {}
         self._queued_total = 0
 
-    # -- queries --------------------------------------------------------------
+    # -- queries ----------
 
     @property
     def peer_count(self) -> int:
@@ -102,7 +102,7 @@ class Realm:
     def client_for(self, conn: int) -> Client | None:
         return self._by_conn.get(conn)
 
-    # -- connection lifecycle ---------------------------------------------------
+    # -- connection lifecycle ----------
 
     def connect(
         self, conn: int, *, id: str | None, token: str | None, key: str | None, ip: str, now: float
@@ -173,7 +173,7 @@ class Realm:
                     )
         return actions
 
-    # -- messages -----------------------------------------------------------------
+    # -- messages ----------
 
     def receive_text(self, conn: int, text: str, now: float) -> list[Action]:
         """A text frame from `conn`. Bad input is answered with ERROR and relays nothing."""
@@ -259,7 +259,7 @@ class Realm:
             self.metrics.relayed[message.type.value] += 1
         return [Send(client.conn, message) for message in queue.messages]
 
-    # -- time -----------------------------------------------------------------------
+    # -- time ----------
 
     def tick(self, now: float) -> list[Action]:
         """Drop silent peers and expire old queues; run every `cleanup_interval`."""
@@ -290,7 +290,7 @@ class Realm:
                     actions.append(Send(sender.conn, expire))
         return actions
 
-    # -- bookkeeping --------------------------------------------------------------------
+    # -- bookkeeping ----------
 
     def _refuse(self, conn: int, reason: RejectReason, text: str) -> list[Action]:
         self.metrics.reject(reason)

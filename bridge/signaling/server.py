@@ -68,7 +68,7 @@ class SignalingServer:
         self._ticker: asyncio.Task[None] | None = None
         self._closers: set[asyncio.Task[None]] = set()
 
-    # -- lifecycle -----------------------------------------------------------------
+    # -- lifecycle ----------
 
     async def start(self) -> None:
         try:

@@ -111,7 +111,7 @@ class DataConnection:
     def __repr__(self) -> str:
         return f"<DataConnection {self.connection_id} to {self.peer} {self.state.value}>"
 
-    # -- negotiation ------------------------------------------------------------------
+    # -- negotiation ----------
 
     async def offer(self, send_signal: SignalSender) -> None:
         """The connecting side: create the channel and send OFFER."""
@@ -186,7 +186,7 @@ class DataConnection:
         except (ValueError, OSError) as exc:
             logger.debug("[Transport] candidate refused: %s", exc)
 
-    # -- channel ----------------------------------------------------------------------------
+    # -- channel ----------
 
     def _attach(self, channel: RTCDataChannel) -> None:
         self.channel = channel

@@ -54,7 +54,7 @@ class Peer:
         self.incoming: asyncio.Queue[DataConnection] = asyncio.Queue(max_incoming)
         self.signaling_state = SignalingState.CONNECTING
 
-    # -- lifecycle --------------------------------------------------------------------
+    # -- lifecycle ----------
 
     async def open(self) -> str:
         """Register with the signaling server (asking it for an id if we have none)."""
@@ -113,7 +113,7 @@ class Peer:
     def reconnects(self) -> int:
         return self._signaling.reconnects if self._signaling else 0
 
-    # -- connecting -------------------------------------------------------------------------
+    # -- connecting ----------
 
     async def connect(
         self,
@@ -165,7 +165,7 @@ class Peer:
 
         return send
 
-    # -- signaling dispatch -------------------------------------------------------------------
+    # -- signaling dispatch ----------
 
     def _on_signal(self, message: ServerMessage) -> None:
         payload = message.payload if isinstance(message.payload, dict) else {}
@@ -243,7 +243,7 @@ class Peer:
     async def accept(self) -> DataConnection:
         return await self.incoming.get()
 
-    # -- ownership --------------------------------------------------------------------------------
+    # -- ownership ----------
 
     async def _watch(self, connection: DataConnection) -> None:
         """Reap a connection once it closes, from whichever side."""

@@ -1,0 +1,234 @@
+"""The attendee's side of a Live Session, sans-I/O.
+
+The presenter is verified before anything else: the attendee sends a challenge, checks the
+signature against the join code's public key, and drops every other message until then.
+Only then does it join and pass the presenter's events on (`Deliver`). Everything the
+session decides comes back as outputs: `Send`, `Deliver`, `Rejected`, `Failed`, `Ended`.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bridge.errors import ProtocolError
+from bridge.protocol.crypto import new_nonce, verify
+from bridge.protocol.events import (
+    AttendeeJoin,
+    AttendeeLeave,
+    AttendeeMode,
+    AttendeeState,
+    AttendeeStatus,
+    End,
+    EventLimits,
+    HandRaise,
+    Heartbeat,
+    ModeChange,
+    PresenterChallenge,
+    PresenterResponse,
+    SessionConfig,
+    SessionEnd,
+    SessionEvent,
+    SessionStart,
+    parse_message,
+)
+from bridge.protocol.joincode import JoinCode
+
+logger = logging.getLogger("bridge.session")
+
+ATTENDEE_SENDER_ID = "attendee"
+
+
+class AttendeePhase(enum.Enum):
+    CONNECTING = "connecting"
+    VERIFYING = "verifying"
+    JOINING = "joining"
+    ACTIVE = "active"
+    ENDED = "ended"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class AttendeeTimings:
+    challenge_timeout: float = 10.0
+    session_start_wait: float = 5.0
+
+
+@dataclass(frozen=True)
+class Send:
+    message: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Deliver:
+    event: SessionEvent
+
+
+@dataclass(frozen=True)
+class Rejected:
+    reason: str
+
+
+@dataclass(frozen=True)
+class Failed:
+    reason: str
+
+
+@dataclass(frozen=True)
+class Ended:
+    reason: str
+
+
+Output = Send | Deliver | Rejected | Failed | Ended
+
+
+@dataclass
+class AttendeeSession:
+    code: JoinCode
+    name: str = "Anonymous"
+    mode: AttendeeMode = AttendeeMode.GUIDED
+    timings: AttendeeTimings = field(default_factory=AttendeeTimings)
+    limits: EventLimits = field(default_factory=EventLimits)
+    make_nonce: Callable[[], str] = new_nonce
+    phase: AttendeePhase = AttendeePhase.CONNECTING
+    config: SessionConfig | None = None
+    dropped_before_verification: int = 0
+    _nonce: str = ""
+    _deadline: float = 0.0
+
+    def _set_phase(self, phase: AttendeePhase) -> None:
+        if phase is not self.phase:
+            logger.debug("[SessionManager] Attendee: %s -> %s", self.phase.name, phase.name)
+            self.phase = phase
+
+    @property
+    def verified(self) -> bool:
+        return self.phase in (AttendeePhase.JOINING, AttendeePhase.ACTIVE, AttendeePhase.ENDED)
+
+    # -- lifecycle ----------
+
+    def channel_opened(self, now: float, now_ms: int) -> list[Output]:
+        if self.code.is_legacy:
+            # A bare 6-character code has no key: nothing to verify against.
+            logger.warning("[SessionManager] Legacy join code: the presenter cannot be verified")
+            return self._send_join(now, now_ms)
+        self._nonce = self.make_nonce()
+        self._deadline = now + self.timings.challenge_timeout
+        self._set_phase(AttendeePhase.VERIFYING)
+        return [Send(PresenterChallenge(self._nonce).to_wire())]
+
+    def _send_join(self, now: float, now_ms: int) -> list[Output]:
+        self._set_phase(AttendeePhase.JOINING)
+        self._deadline = now + self.timings.session_start_wait
+        join = AttendeeJoin(
+            name=self.name,
+            mode=self.mode,
+            timestamp=now_ms,
+            sessionId=self.code.id,
+            senderId=ATTENDEE_SENDER_ID,
+        )
+        return [Send(join.to_wire())]
+
+    def tick(self, now: float, now_ms: int) -> list[Output]:
+        if self.phase is AttendeePhase.VERIFYING and now >= self._deadline:
+            self._set_phase(AttendeePhase.FAILED)
+            return [
+                Failed(
+                    "the presenter did not answer the identity check within "
+                    f"{self.timings.challenge_timeout:.0f} s"
+                )
+            ]
+        if self.phase is AttendeePhase.JOINING and now >= self._deadline:
+            # Pathfinder waits 5 s for session_start, then goes on with the code's guide.
+            self._set_phase(AttendeePhase.ACTIVE)
+            self.config = SessionConfig(self.code.name, self.code.url)
+        return []
+
+    # -- incoming ----------
+
+    def message_received(self, data: Any, now: float, now_ms: int) -> list[Output]:
+        if self.phase in (AttendeePhase.FAILED, AttendeePhase.ENDED):
+            return []
+        try:
+            message = parse_message(data, self.limits)
+        except ProtocolError as exc:
+            logger.warning("[SessionManager] Rejected a message: %s", exc)
+            return [Rejected(str(exc))]
+        if self.phase is AttendeePhase.VERIFYING:
+            if not isinstance(message, PresenterResponse):
+                self.dropped_before_verification += 1
+                return [Rejected(f"{message.TYPE} before the presenter was verified")]
+            return self._check_response(message, now, now_ms)
+        if isinstance(message, PresenterChallenge | PresenterResponse):
+            return []
+        if message.sessionId and message.sessionId != self.code.id:
+            return [Rejected(f"{message.TYPE} for another session ({message.sessionId[:12]})")]
+        return self._session_event(message, now_ms)
+
+    def _check_response(self, response: PresenterResponse, now: float, now_ms: int) -> list[Output]:
+        if response.nonce == self._nonce and verify(
+            self.code.pubkey, self._nonce, response.signature
+        ):
+            logger.info("[SessionManager] Presenter verified")
+            return self._send_join(now, now_ms)
+        self._set_phase(AttendeePhase.FAILED)
+        return [
+            Failed(
+                "the presenter failed the identity check: this is not the session the "
+                "join code describes. Ask the presenter for a fresh join code"
+            )
+        ]
+
+    def _session_event(self, event: SessionEvent, now_ms: int) -> list[Output]:
+        if isinstance(event, Heartbeat):
+            echo = Heartbeat(
+                sentAt=event.sentAt,
+                sessionId=self.code.id,
+                timestamp=now_ms,
+                senderId=ATTENDEE_SENDER_ID,
+            )
+            return [Send(echo.to_wire())]
+        if isinstance(event, SessionStart):
+            self.config = event.config
+            self._set_phase(AttendeePhase.ACTIVE)
+            return [Deliver(event)]
+        if isinstance(event, SessionEnd | End):
+            self._set_phase(AttendeePhase.ENDED)
+            reason = (event.reason if isinstance(event, SessionEnd) else event.message) or ""
+            return [Deliver(event), Ended(reason or "the presenter ended the session")]
+        if isinstance(event, AttendeeJoin | AttendeeLeave | AttendeeStatus | HandRaise):
+            return []  # attendee-to-presenter messages have no business here
+        return [Deliver(event)]
+
+    # -- outgoing ----------
+
+    def _base(self, now_ms: int) -> dict[str, Any]:
+        return {"sessionId": self.code.id, "timestamp": now_ms, "senderId": ATTENDEE_SENDER_ID}
+
+    def change_mode(self, mode: AttendeeMode, now_ms: int) -> list[Output]:
+        self.mode = mode
+        return [Send(ModeChange(mode=mode, **self._base(now_ms)).to_wire())]
+
+    def raise_hand(self, raised: bool, now_ms: int) -> list[Output]:
+        event = HandRaise(attendeeName=self.name, isRaised=raised, **self._base(now_ms))
+        return [Send(event.to_wire())]
+
+    def report(
+        self,
+        status: AttendeeState,
+        now_ms: int,
+        *,
+        step: str | None = None,
+        error: str | None = None,
+    ) -> list[Output]:
+        event = AttendeeStatus(
+            status=status, currentStep=step, mode=self.mode, error=error, **self._base(now_ms)
+        )
+        return [Send(event.to_wire())]
+
+    def leave(self, now_ms: int) -> list[Output]:
+        self._set_phase(AttendeePhase.ENDED)
+        return [Send(AttendeeLeave(**self._base(now_ms)).to_wire())]

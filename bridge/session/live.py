@@ -1,0 +1,330 @@
+"""Live Sessions over real peers: the I/O wrapped around PresenterSession and AttendeeSession.
+
+`LivePresenter` owns a Peer, one reader task per attendee connection and a ticker;
+`LiveAttendee` owns a Peer, its one connection, a reader and a ticker. Both carry out the
+outputs of their sans-I/O session and never let one slow attendee block another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from bridge.config import ClientConfig
+from bridge.errors import BridgeError
+from bridge.protocol.crypto import PresenterKey
+from bridge.protocol.events import AttendeeMode, AttendeeState, SessionEvent
+from bridge.protocol.joincode import JoinCode, new_session_id
+from bridge.session import attendee as att
+from bridge.session import presenter as pres
+from bridge.transport.dataconnection import DataConnection, DataConnectionError
+from bridge.transport.endpoint import SignalingEndpoint
+from bridge.transport.peer import Peer
+from bridge.transport.signaling_client import SignalingError
+
+logger = logging.getLogger("bridge.session")
+
+TICK = 0.5
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class SessionError(BridgeError):
+    """The session could not start, or ended in failure."""
+
+
+class _Tasks:
+    """A set of owned tasks: each is logged if it fails and cancelled by `cancel_all`."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("[SessionManager] %s failed: %r", task.get_name(), task.exception())
+
+    async def cancel_all(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+class LivePresenter:
+    def __init__(
+        self,
+        client: ClientConfig,
+        endpoint: SignalingEndpoint,
+        *,
+        name: str,
+        tutorial_url: str = "",
+        default_mode: AttendeeMode = AttendeeMode.GUIDED,
+        on_notice: Callable[[pres.Notice], None] | None = None,
+        timings: pres.PresenterTimings | None = None,
+        session_id: str | None = None,
+    ) -> None:
+        self._client = client
+        self._endpoint = endpoint
+        self._on_notice = on_notice or (lambda notice: None)
+        self._requested_id = session_id
+        self.session = pres.PresenterSession(
+            session_id="",
+            name=name,
+            tutorial_url=tutorial_url,
+            key=PresenterKey.generate(),
+            default_mode=default_mode,
+            timings=timings or pres.PresenterTimings(),
+        )
+        self.peer: Peer | None = None
+        self._connections: dict[str, DataConnection] = {}
+        self._tasks = _Tasks()
+        self.dropped_sends = 0
+
+    async def start(self) -> JoinCode:
+        """Register a fresh 6-character session id (retrying if taken); return the join code."""
+        for attempt in range(5):
+            session_id = self._requested_id or new_session_id()
+            peer = Peer(
+                self._endpoint,
+                session_id,
+                ice_servers=self._client.ice_servers,
+                heartbeat_interval=self._client.heartbeat_interval,
+                connect_timeout=self._client.connect_timeout,
+            )
+            try:
+                await peer.open()
+            except SignalingError as exc:
+                if "taken" in str(exc) and self._requested_id is None and attempt < 4:
+                    continue
+                raise
+            self.peer = peer
+            self.session.session_id = session_id
+            break
+        assert self.peer is not None
+        logger.info("[SessionManager] Session %s started", self.session.session_id)
+        self._tasks.spawn(self._accept_forever(), "presenter-accept")
+        self._tasks.spawn(self._tick_forever(), "presenter-tick")
+        return self.session.join_code
+
+    async def stop(self, reason: str | None = None) -> None:
+        """End the session for everyone, then close every connection."""
+        if self.peer is None:
+            return
+        self._perform(self.session.end(now_ms(), reason))
+        await asyncio.sleep(0.2)  # let session_end leave the SCTP buffers
+        await self._tasks.cancel_all()
+        await self.peer.close()
+        self.peer = None
+
+    def broadcast(self, event: SessionEvent) -> int:
+        """Send one event to every joined attendee; returns how many it was sent to."""
+        outputs = self.session.broadcast(event, now_ms())
+        self._perform(outputs)
+        return len(outputs)
+
+    @property
+    def attendees(self) -> list[pres.Attendee]:
+        return self.session.joined
+
+    async def _accept_forever(self) -> None:
+        assert self.peer is not None
+        while True:
+            connection = await self.peer.accept()
+            self._connections[connection.connection_id] = connection
+            self._perform(
+                self.session.connection_opened(
+                    connection.connection_id, connection.peer, time.monotonic()
+                )
+            )
+            self._tasks.spawn(self._read(connection), f"read-{connection.connection_id}")
+
+    async def _read(self, connection: DataConnection) -> None:
+        conn = connection.connection_id
+        try:
+            while True:
+                data = await connection.recv()
+                self._perform(self.session.message_received(conn, data, time.monotonic(), now_ms()))
+        except DataConnectionError:
+            pass
+        finally:
+            self._connections.pop(conn, None)
+            self._perform(self.session.connection_closed(conn))
+
+    async def _tick_forever(self) -> None:
+        while True:
+            self._perform(self.session.tick(time.monotonic(), now_ms()))
+            await asyncio.sleep(TICK)
+
+    def _perform(self, outputs: list[pres.Output]) -> None:
+        for output in outputs:
+            if isinstance(output, pres.SendTo):
+                connection = self._connections.get(output.conn)
+                if connection is None:
+                    continue
+                try:
+                    connection.send(output.message)
+                except DataConnectionError as exc:
+                    self.dropped_sends += 1
+                    logger.warning("[SessionManager] Not sent to %s: %s", connection.peer, exc)
+            elif isinstance(output, pres.Disconnect):
+                connection = self._connections.pop(output.conn, None)
+                if connection is not None:
+                    self._tasks.spawn(connection.close(), f"close-{output.conn}")
+            else:
+                self._on_notice(output)
+
+
+class LiveAttendee:
+    def __init__(
+        self,
+        client: ClientConfig,
+        endpoint: SignalingEndpoint,
+        code: JoinCode,
+        *,
+        name: str = "Anonymous",
+        mode: AttendeeMode = AttendeeMode.GUIDED,
+        timings: att.AttendeeTimings | None = None,
+        max_pending_events: int = 1000,
+    ) -> None:
+        self._client = client
+        self._endpoint = endpoint
+        self.session = att.AttendeeSession(
+            code, name=name, mode=mode, timings=timings or att.AttendeeTimings()
+        )
+        self.peer: Peer | None = None
+        self.connection: DataConnection | None = None
+        self.events: asyncio.Queue[SessionEvent] = asyncio.Queue(max_pending_events)
+        self.outcome: asyncio.Future[str] | None = None
+        self.rejected: list[str] = []
+        self._tasks = _Tasks()
+        self._settled = asyncio.Event()  # set once joining succeeded or failed
+
+    async def join(self) -> None:
+        """Connect, verify the presenter and join; raise SessionError when that fails."""
+        self.outcome = asyncio.get_running_loop().create_future()
+        self.peer = Peer(
+            self._endpoint,
+            ice_servers=self._client.ice_servers,
+            heartbeat_interval=self._client.heartbeat_interval,
+            connect_timeout=self._client.connect_timeout,
+        )
+        await self.peer.open()
+        self.connection = await self.peer.connect(self.session.code.id)
+        self._perform(self.session.channel_opened(time.monotonic(), now_ms()))
+        self._tasks.spawn(self._read(self.connection), "attendee-read")
+        self._tasks.spawn(self._tick_forever(), "attendee-tick")
+        timings = self.session.timings
+        try:
+            async with asyncio.timeout(timings.challenge_timeout + timings.session_start_wait + 1):
+                await self._settled.wait()
+        except TimeoutError:
+            await self.close(leave=False)
+            raise SessionError("the presenter did not start the session") from None
+        if self.session.phase is not att.AttendeePhase.ACTIVE:
+            reason = self.outcome.result() if self.outcome.done() else "failed"
+            await self.close(leave=False)
+            raise SessionError(reason)
+
+    async def next_event(self) -> SessionEvent | None:
+        """The next event from the presenter, or None once the session is over."""
+        assert self.outcome is not None
+        if not self.events.empty():
+            return self.events.get_nowait()
+        if self.outcome.done():
+            return None
+        getter: asyncio.Future[Any] = asyncio.ensure_future(self.events.get())
+        ended: asyncio.Future[Any] = self.outcome
+        try:
+            await asyncio.wait([getter, ended], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not getter.done():
+                getter.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await getter
+        if getter.done() and not getter.cancelled():
+            event: SessionEvent = getter.result()
+            return event
+        return self.events.get_nowait() if not self.events.empty() else None
+
+    def change_mode(self, mode: AttendeeMode) -> None:
+        self._perform(self.session.change_mode(mode, now_ms()))
+
+    def raise_hand(self, raised: bool = True) -> None:
+        self._perform(self.session.raise_hand(raised, now_ms()))
+
+    def report(
+        self, status: AttendeeState, *, step: str | None = None, error: str | None = None
+    ) -> None:
+        self._perform(self.session.report(status, now_ms(), step=step, error=error))
+
+    async def close(self, *, leave: bool = True) -> None:
+        if leave and self.connection is not None and self.session.verified:
+            self._perform(self.session.leave(now_ms()))
+            await asyncio.sleep(0.1)
+        await self._tasks.cancel_all()
+        if self.peer is not None:
+            await self.peer.close()
+            self.peer = None
+        if self.outcome is not None and not self.outcome.done():
+            self.outcome.set_result("left")
+
+    async def _read(self, connection: DataConnection) -> None:
+        try:
+            while True:
+                data = await connection.recv()
+                self._perform(self.session.message_received(data, time.monotonic(), now_ms()))
+        except DataConnectionError:
+            self._finish("the connection to the presenter closed")
+
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(TICK / 5)
+            self._perform(self.session.tick(time.monotonic(), now_ms()))
+
+    def _finish(self, reason: str) -> None:
+        if self.outcome is not None and not self.outcome.done():
+            self.outcome.set_result(reason)
+        self._settled.set()
+
+    def _perform(self, outputs: list[att.Output]) -> None:
+        for output in outputs:
+            if isinstance(output, att.Send):
+                if self.connection is None:
+                    continue
+                try:
+                    self.connection.send(output.message)
+                except DataConnectionError as exc:
+                    logger.warning("[SessionManager] Not sent to the presenter: %s", exc)
+            elif isinstance(output, att.Deliver):
+                try:
+                    self.events.put_nowait(output.event)
+                except asyncio.QueueFull:
+                    logger.warning("[SessionManager] Event queue full; dropped %s", output.event)
+            elif isinstance(output, att.Rejected):
+                self.rejected.append(output.reason)
+            elif isinstance(output, att.Failed):
+                logger.error("[SessionManager] %s", output.reason)
+                self._finish(output.reason)
+            elif isinstance(output, att.Ended):
+                self._finish(output.reason)
+        if self.session.phase not in _JOINING_PHASES:
+            self._settled.set()
+
+
+_JOINING_PHASES = (
+    att.AttendeePhase.CONNECTING,
+    att.AttendeePhase.VERIFYING,
+    att.AttendeePhase.JOINING,
+)

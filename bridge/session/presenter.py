@@ -1,0 +1,286 @@
+"""The presenter's side of a Live Session, sans-I/O.
+
+Connections are opaque ids. Every method takes the time (`now`, monotonic seconds, for
+deadlines; `now_ms`, epoch milliseconds, for event timestamps) and returns what to do:
+`SendTo` a connection, `Disconnect` it, or a `Notice` for the user's screen. Rules follow
+Pathfinder 2.16: answer one challenge per connection, add attendees on attendee_join and
+answer with session_start, heartbeat every 5 s, close connections that never join.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from bridge.errors import ProtocolError
+from bridge.protocol.crypto import PresenterKey
+from bridge.protocol.events import (
+    AttendeeJoin,
+    AttendeeLeave,
+    AttendeeMode,
+    AttendeeStatus,
+    ChatMessage,
+    EventLimits,
+    HandRaise,
+    Heartbeat,
+    ModeChange,
+    Navigation,
+    PresenterChallenge,
+    PresenterResponse,
+    SessionConfig,
+    SessionEnd,
+    SessionEvent,
+    SessionStart,
+    StepEvent,
+    SyncState,
+    parse_message,
+)
+from bridge.protocol.joincode import JoinCode
+
+logger = logging.getLogger("bridge.session")
+
+PRESENTER_SENDER_ID = "presenter"
+
+
+@dataclass(frozen=True)
+class PresenterTimings:
+    heartbeat_interval: float = 5.0
+    join_deadline: float = 30.0
+    silence_before_disconnected: float = 15.0
+
+
+class AttendeeConnection(enum.StrEnum):
+    PENDING = "pending"  # channel open, not joined yet
+    CONNECTED = "connected"
+    DISCONNECTED = "disconnected"  # no heartbeat echo for a while
+
+
+@dataclass
+class Attendee:
+    conn: str
+    peer_id: str
+    opened_at: float
+    name: str = ""
+    mode: AttendeeMode = AttendeeMode.GUIDED
+    joined_at_ms: int | None = None
+    state: AttendeeConnection = AttendeeConnection.PENDING
+    challenged: bool = False
+    latency_ms: float | None = None
+    last_seen: float = 0.0
+    hand_raised: bool = False
+    last_result: str = ""
+
+    @property
+    def quality(self) -> str:
+        """Pathfinder's thresholds: < 100 ms excellent, < 300 ms good, else poor."""
+        if self.latency_ms is None:
+            return "unknown"
+        if self.latency_ms < 100:
+            return "excellent"
+        return "good" if self.latency_ms < 300 else "poor"
+
+    @property
+    def label(self) -> str:
+        return self.name or self.peer_id
+
+
+@dataclass(frozen=True)
+class SendTo:
+    conn: str
+    message: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Disconnect:
+    conn: str
+    reason: str
+
+
+class NoticeKind(enum.StrEnum):
+    JOINED = "joined"
+    LEFT = "left"
+    MODE_CHANGED = "mode_changed"
+    STATUS = "status"
+    HAND_RAISED = "hand_raised"
+    CHAT = "chat"
+    REJECTED = "rejected"
+    LOST = "lost"
+
+
+@dataclass(frozen=True)
+class Notice:
+    kind: NoticeKind
+    attendee: Attendee
+    detail: str = ""
+
+
+Output = SendTo | Disconnect | Notice
+
+
+@dataclass
+class PresenterSession:
+    session_id: str
+    name: str
+    tutorial_url: str
+    key: PresenterKey
+    default_mode: AttendeeMode = AttendeeMode.GUIDED
+    timings: PresenterTimings = field(default_factory=PresenterTimings)
+    limits: EventLimits = field(default_factory=EventLimits)
+    attendees: dict[str, Attendee] = field(default_factory=dict)
+    step_number: int = 0
+    ended: bool = False
+    _next_heartbeat: float = 0.0
+
+    @property
+    def join_code(self) -> JoinCode:
+        return JoinCode(self.session_id, self.name, self.tutorial_url, self.key.public_key)
+
+    @property
+    def joined(self) -> list[Attendee]:
+        return [a for a in self.attendees.values() if a.joined_at_ms is not None]
+
+    # -- connections ----------
+
+    def connection_opened(self, conn: str, peer_id: str, now: float) -> list[Output]:
+        self.attendees[conn] = Attendee(conn, peer_id, opened_at=now, last_seen=now)
+        logger.debug("[SessionManager] Connection from %s (%s)", peer_id, conn)
+        return []
+
+    def connection_closed(self, conn: str) -> list[Output]:
+        attendee = self.attendees.pop(conn, None)
+        if attendee is None or attendee.joined_at_ms is None:
+            return []
+        logger.info("[SessionManager] Attendee %s disconnected", attendee.label)
+        return [Notice(NoticeKind.LEFT, attendee, "connection closed")]
+
+    # -- incoming ----------
+
+    def message_received(self, conn: str, data: Any, now: float, now_ms: int) -> list[Output]:
+        attendee = self.attendees.get(conn)
+        if attendee is None:
+            return []
+        try:
+            message = parse_message(data, self.limits)
+        except ProtocolError as exc:
+            logger.warning("[SessionManager] Rejected a message from %s: %s", attendee.label, exc)
+            return [Notice(NoticeKind.REJECTED, attendee, str(exc))]
+        attendee.last_seen = now
+        if attendee.state is AttendeeConnection.DISCONNECTED:
+            attendee.state = AttendeeConnection.CONNECTED
+        if isinstance(message, PresenterChallenge):
+            return self._answer_challenge(attendee, message)
+        if isinstance(message, PresenterResponse):
+            return []
+        if isinstance(message, AttendeeJoin):
+            return self._join(attendee, message, now_ms)
+        if attendee.joined_at_ms is None:
+            logger.debug("[SessionManager] Ignored %s before attendee_join", message.TYPE)
+            return []
+        return self._attendee_event(attendee, message, now_ms)
+
+    def _answer_challenge(self, attendee: Attendee, challenge: PresenterChallenge) -> list[Output]:
+        if attendee.challenged or not challenge.nonce:
+            return []  # one answer per connection, as Pathfinder
+        attendee.challenged = True
+        response = PresenterResponse(challenge.nonce, self.key.sign(challenge.nonce))
+        return [SendTo(attendee.conn, response.to_wire())]
+
+    def _join(self, attendee: Attendee, join: AttendeeJoin, now_ms: int) -> list[Output]:
+        first = attendee.joined_at_ms is None
+        attendee.name, attendee.mode = join.name, join.mode
+        attendee.state = AttendeeConnection.CONNECTED
+        if first:
+            attendee.joined_at_ms = now_ms
+        logger.info("[SessionManager] Attendee joined: %s (%s)", attendee.label, attendee.mode)
+        start = SessionStart(
+            config=SessionConfig(self.name, self.tutorial_url, self.default_mode),
+            **self._base(now_ms),
+        )
+        outputs: list[Output] = [SendTo(attendee.conn, start.to_wire())]
+        if self.step_number or self.tutorial_url:
+            # A late joiner gets the current guide and step at once.
+            sync = SyncState(
+                tutorialUrl=self.tutorial_url, stepNumber=self.step_number, **self._base(now_ms)
+            )
+            outputs.append(SendTo(attendee.conn, sync.to_wire()))
+        if first:
+            outputs.append(Notice(NoticeKind.JOINED, attendee, attendee.mode.value))
+        return outputs
+
+    def _attendee_event(self, attendee: Attendee, event: SessionEvent, now_ms: int) -> list[Output]:
+        if isinstance(event, Heartbeat):
+            attendee.latency_ms = max(0.0, now_ms - event.sentAt)
+            return []
+        if isinstance(event, ModeChange):
+            attendee.mode = event.mode
+            return [Notice(NoticeKind.MODE_CHANGED, attendee, event.mode.value)]
+        if isinstance(event, HandRaise):
+            attendee.hand_raised = event.isRaised
+            return [
+                Notice(NoticeKind.HAND_RAISED, attendee, "raised" if event.isRaised else "lowered")
+            ]
+        if isinstance(event, AttendeeStatus):
+            detail = event.status.value + (f": {event.error}" if event.error else "")
+            if event.currentStep:
+                detail += f" (step {event.currentStep})"
+            attendee.last_result = detail
+            return [Notice(NoticeKind.STATUS, attendee, detail)]
+        if isinstance(event, ChatMessage):
+            return [Notice(NoticeKind.CHAT, attendee, event.message)]
+        if isinstance(event, AttendeeLeave):
+            self.attendees.pop(attendee.conn, None)
+            return [Notice(NoticeKind.LEFT, attendee, "left"), Disconnect(attendee.conn, "left")]
+        logger.debug("[SessionManager] Ignored %s from an attendee", event.TYPE)
+        return []
+
+    # -- outgoing ----------
+
+    def _base(self, now_ms: int) -> dict[str, Any]:
+        return {"sessionId": self.session_id, "timestamp": now_ms, "senderId": PRESENTER_SENDER_ID}
+
+    def stamp(self, event: SessionEvent, now_ms: int) -> SessionEvent:
+        """The event with this session's base fields filled in."""
+        return dataclasses.replace(event, **self._base(now_ms))
+
+    def broadcast(self, event: SessionEvent, now_ms: int) -> list[Output]:
+        """Send one event to every joined attendee; remember what a late joiner needs."""
+        stamped = self.stamp(event, now_ms)
+        if isinstance(stamped, Navigation):
+            self.tutorial_url = stamped.tutorialUrl
+            self.step_number = stamped.stepNumber or 0
+        elif isinstance(stamped, SyncState):
+            self.tutorial_url, self.step_number = stamped.tutorialUrl, stamped.stepNumber
+        if isinstance(stamped, StepEvent):
+            logger.info(
+                "[ActionCapture] Broadcasted %s event for step: %s", stamped.TYPE, stamped.stepId
+            )
+        wire = stamped.to_wire()
+        return [SendTo(a.conn, wire) for a in self.joined]
+
+    def end(self, now_ms: int, reason: str | None = None) -> list[Output]:
+        self.ended = True
+        message = SessionEnd(reason=reason, **self._base(now_ms)).to_wire()
+        outputs: list[Output] = [SendTo(a.conn, message) for a in self.joined]
+        return outputs
+
+    def tick(self, now: float, now_ms: int) -> list[Output]:
+        outputs: list[Output] = []
+        for attendee in list(self.attendees.values()):
+            if attendee.joined_at_ms is None:
+                if now - attendee.opened_at >= self.timings.join_deadline:
+                    del self.attendees[attendee.conn]
+                    outputs.append(Disconnect(attendee.conn, "did not join in time"))
+            elif (
+                attendee.state is AttendeeConnection.CONNECTED
+                and now - attendee.last_seen >= self.timings.silence_before_disconnected
+            ):
+                attendee.state = AttendeeConnection.DISCONNECTED
+                outputs.append(Notice(NoticeKind.LOST, attendee, "no heartbeat"))
+        if now >= self._next_heartbeat:
+            self._next_heartbeat = now + self.timings.heartbeat_interval
+            beat = Heartbeat(sentAt=now_ms, **self._base(now_ms)).to_wire()
+            outputs.extend(SendTo(a.conn, beat) for a in self.joined)
+        return outputs

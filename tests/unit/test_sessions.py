@@ -1,0 +1,218 @@
+"""The presenter and attendee state machines, driven against each other with plain calls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bridge.protocol.crypto import PresenterKey
+from bridge.protocol.events import (
+    AttendeeMode,
+    AttendeeState,
+    DoIt,
+    InteractiveAction,
+    ShowMe,
+    TargetAction,
+)
+from bridge.protocol.joincode import JoinCode
+from bridge.session import attendee as att
+from bridge.session import presenter as pres
+
+
+def make_presenter() -> pres.PresenterSession:
+    return pres.PresenterSession(
+        "abc123", "Demo", "https://grafana.com/docs/x", PresenterKey.generate()
+    )
+
+
+def sent_by_presenter(outputs: list[pres.Output], conn: str = "c1") -> list[dict[str, Any]]:
+    return [o.message for o in outputs if isinstance(o, pres.SendTo) and o.conn == conn]
+
+
+def sent_by_attendee(outputs: list[att.Output]) -> list[dict[str, Any]]:
+    return [o.message for o in outputs if isinstance(o, att.Send)]
+
+
+def handshake(
+    presenter: pres.PresenterSession, attendee: att.AttendeeSession, conn: str = "c1"
+) -> list[pres.Output]:
+    """Run the whole join between the two machines; return the presenter's last outputs."""
+    presenter.connection_opened(conn, "peer-" + conn, 0.0)
+    pending = sent_by_attendee(attendee.channel_opened(0.0, 1000))
+    notices: list[pres.Output] = []
+    while pending:
+        replies: list[dict[str, Any]] = []
+        for message in pending:
+            outputs = presenter.message_received(conn, message, 0.1, 1100)
+            notices += [o for o in outputs if isinstance(o, pres.Notice)]
+            for answer in sent_by_presenter(outputs, conn):
+                replies += sent_by_attendee(attendee.message_received(answer, 0.2, 1200))
+        pending = replies
+    return notices
+
+
+def test_join_with_challenge_then_events_in_order() -> None:
+    presenter = make_presenter()
+    attendee = att.AttendeeSession(
+        presenter.join_code, name="Ada", mode=AttendeeMode.FOLLOW, make_nonce=lambda: "nonce-1"
+    )
+    notices = handshake(presenter, attendee)
+    assert attendee.phase is att.AttendeePhase.ACTIVE
+    assert attendee.config is not None and attendee.config.name == "Demo"
+    assert [n.kind for n in notices if isinstance(n, pres.Notice)] == [pres.NoticeKind.JOINED]
+    record = presenter.joined[0]
+    assert (record.name, record.mode, record.challenged) == ("Ada", AttendeeMode.FOLLOW, True)
+
+    action = InteractiveAction(TargetAction.BUTTON, "Save")
+    outputs = presenter.broadcast(DoIt(stepId="s1", action=action), 5000)
+    [wire] = sent_by_presenter(outputs)
+    assert (wire["type"], wire["sessionId"], wire["senderId"], wire["timestamp"]) == (
+        "do_it",
+        "abc123",
+        "presenter",
+        5000,
+    )
+    delivered = attendee.message_received(wire, 1.0, 5001)
+    assert isinstance(delivered[0], att.Deliver) and isinstance(delivered[0].event, DoIt)
+
+
+def test_a_presenter_with_another_key_is_refused() -> None:
+    real, impostor = make_presenter(), make_presenter()
+    attendee = att.AttendeeSession(real.join_code, make_nonce=lambda: "n")
+    impostor.connection_opened("c1", "x", 0.0)
+    [challenge] = sent_by_attendee(attendee.channel_opened(0.0, 0))
+    [response] = sent_by_presenter(impostor.message_received("c1", challenge, 0.0, 0))
+    outputs = attendee.message_received(response, 0.1, 0)
+    assert attendee.phase is att.AttendeePhase.FAILED
+    assert isinstance(outputs[0], att.Failed) and "failed the identity check" in outputs[0].reason
+    assert sent_by_attendee(outputs) == []  # no attendee_join to an impostor
+
+
+def test_events_before_verification_are_dropped() -> None:
+    presenter = make_presenter()
+    attendee = att.AttendeeSession(presenter.join_code)
+    attendee.channel_opened(0.0, 0)
+    event = ShowMe(
+        stepId="s", action=InteractiveAction(TargetAction.HIGHLIGHT, "#x"), sessionId="abc123"
+    ).to_wire()
+    outputs = attendee.message_received(event, 0.1, 0)
+    assert isinstance(outputs[0], att.Rejected) and not any(
+        isinstance(o, att.Deliver) for o in outputs
+    )
+    assert attendee.dropped_before_verification == 1
+
+
+def test_challenge_timeout() -> None:
+    attendee = att.AttendeeSession(make_presenter().join_code)
+    attendee.channel_opened(0.0, 0)
+    assert attendee.tick(9.9, 0) == []
+    [failed] = attendee.tick(10.0, 0)
+    assert isinstance(failed, att.Failed) and attendee.phase is att.AttendeePhase.FAILED
+
+
+def test_events_for_another_session_and_garbage_are_rejected() -> None:
+    presenter = make_presenter()
+    attendee = att.AttendeeSession(presenter.join_code)
+    handshake(presenter, attendee)
+    other = ShowMe(
+        stepId="s", action=InteractiveAction(TargetAction.HIGHLIGHT, "#x"), sessionId="zzz999"
+    ).to_wire()
+    assert isinstance(attendee.message_received(other, 1, 1)[0], att.Rejected)
+    assert isinstance(attendee.message_received({"type": "show_me"}, 1, 1)[0], att.Rejected)
+    assert isinstance(attendee.message_received(b"\x00", 1, 1)[0], att.Rejected)
+    assert attendee.phase is att.AttendeePhase.ACTIVE
+
+
+def test_presenter_answers_one_challenge_per_connection() -> None:
+    presenter = make_presenter()
+    presenter.connection_opened("c1", "x", 0.0)
+    first = presenter.message_received("c1", {"type": "presenter_challenge", "nonce": "a"}, 0, 0)
+    second = presenter.message_received("c1", {"type": "presenter_challenge", "nonce": "b"}, 0, 0)
+    empty = make_presenter()
+    empty.connection_opened("c1", "x", 0.0)
+    assert len(sent_by_presenter(first)) == 1 and sent_by_presenter(second) == []
+    assert (
+        sent_by_presenter(
+            empty.message_received("c1", {"type": "presenter_challenge", "nonce": ""}, 0, 0)
+        )
+        == []
+    )
+
+
+def test_session_start_wait_falls_back_to_the_code() -> None:
+    attendee = att.AttendeeSession(JoinCode("ab12cd", "Legacy", "u"))  # legacy: no key
+    [join] = sent_by_attendee(attendee.channel_opened(0.0, 0))
+    assert join["type"] == "attendee_join"
+    attendee.tick(5.0, 0)
+    assert attendee.phase is att.AttendeePhase.ACTIVE and attendee.config is not None
+
+
+def test_heartbeat_echo_and_latency() -> None:
+    presenter = make_presenter()
+    attendee = att.AttendeeSession(presenter.join_code)
+    handshake(presenter, attendee)
+    [beat] = sent_by_presenter(presenter.tick(100.0, 10_000))
+    [echo] = sent_by_attendee(attendee.message_received(beat, 100.0, 10_050))
+    assert (echo["type"], echo["senderId"], echo["sentAt"]) == ("heartbeat", "attendee", 10_000)
+    presenter.message_received("c1", echo, 100.1, 10_080)
+    assert presenter.joined[0].latency_ms == 80 and presenter.joined[0].quality == "excellent"
+    assert presenter.tick(101.0, 0) == []  # next heartbeat only after the interval
+
+
+def test_silent_attendee_is_marked_lost_and_unjoined_connections_are_closed() -> None:
+    presenter = make_presenter()
+    attendee = att.AttendeeSession(presenter.join_code)
+    handshake(presenter, attendee)
+    presenter.connection_opened("c2", "lurker", 0.0)
+    outputs = presenter.tick(30.0, 0)
+    assert pres.Disconnect("c2", "did not join in time") in outputs
+    assert any(isinstance(o, pres.Notice) and o.kind is pres.NoticeKind.LOST for o in outputs)
+
+
+def test_attendee_messages_reach_the_presenter_as_notices() -> None:
+    presenter = make_presenter()
+    attendee = att.AttendeeSession(presenter.join_code, name="Ada")
+    handshake(presenter, attendee)
+    kinds = []
+    for outputs in (
+        attendee.change_mode(AttendeeMode.FOLLOW, 1),
+        attendee.raise_hand(True, 1),
+        attendee.report(AttendeeState.ERROR, 1, step="s1", error="not found"),
+        attendee.leave(1),
+    ):
+        for message in sent_by_attendee(outputs):
+            kinds += [
+                o.kind
+                for o in presenter.message_received("c1", message, 1, 1)
+                if isinstance(o, pres.Notice)
+            ]
+    assert kinds == [
+        pres.NoticeKind.MODE_CHANGED,
+        pres.NoticeKind.HAND_RAISED,
+        pres.NoticeKind.STATUS,
+        pres.NoticeKind.LEFT,
+    ]
+    assert presenter.joined == []
+
+
+def test_late_joiner_gets_current_state() -> None:
+    presenter = make_presenter()
+    from bridge.protocol.events import Navigation
+
+    presenter.broadcast(Navigation(tutorialUrl="https://grafana.com/docs/y", stepNumber=4), 0)
+    attendee = att.AttendeeSession(presenter.join_code)
+    presenter.connection_opened("c9", "late", 0.0)
+    [challenge] = sent_by_attendee(attendee.channel_opened(0, 0))
+    [response] = sent_by_presenter(presenter.message_received("c9", challenge, 0, 0), "c9")
+    [join] = sent_by_attendee(attendee.message_received(response, 0, 0))
+    messages = sent_by_presenter(presenter.message_received("c9", join, 0, 0), "c9")
+    assert [m["type"] for m in messages] == ["session_start", "sync_state"]
+    assert messages[1]["stepNumber"] == 4 and messages[1]["tutorialUrl"].endswith("/y")
+
+
+def test_session_end_ends_the_attendee() -> None:
+    presenter = make_presenter()
+    attendee = att.AttendeeSession(presenter.join_code)
+    handshake(presenter, attendee)
+    [end] = sent_by_presenter(presenter.end(5, "bye"))
+    outputs = attendee.message_received(end, 1, 1)
+    assert att.Ended("bye") in outputs and attendee.phase is att.AttendeePhase.ENDED
