@@ -112,18 +112,13 @@ async def test_presenter_with_several_attendees(endpoint: SignalingEndpoint) -> 
         attendees[3].report(AttendeeState.ERROR, step="s3", error="element not found")
         await attendees[0].close()
         async with asyncio.timeout(5 * UNIT):
-            while (
-                len(
-                    {n.kind for n in notices}
-                    & {
-                        NoticeKind.MODE_CHANGED,
-                        NoticeKind.HAND_RAISED,
-                        NoticeKind.STATUS,
-                        NoticeKind.LEFT,
-                    }
-                )
-                < 4
-            ):
+            wanted = {
+                NoticeKind.MODE_CHANGED,
+                NoticeKind.HAND_RAISED,
+                NoticeKind.STATUS,
+                NoticeKind.LEFT,
+            }
+            while not wanted <= {n.kind for n in notices}:  # noqa: ASYNC110
                 await asyncio.sleep(0.02)
         assert sorted(a.name for a in presenter.attendees) == ["a1", "a2", "a3"]
         status = next(n for n in notices if n.kind is NoticeKind.STATUS)
