@@ -12,8 +12,9 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 NODE_MODULES = ROOT / "tests" / "interop" / "node_modules"
@@ -129,3 +130,88 @@ def static_server(folder: Path, extra: dict[str, Path] | None = None) -> Iterato
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+class CliProcess:
+    """`pathfinder-bridge ...` as a subprocess, with its stdout read line by line in a thread."""
+
+    def __init__(self, *args: str, stdin: bool = False) -> None:
+        import queue
+
+        self.process = subprocess.Popen(
+            bridge_command(*args),
+            cwd=ROOT,
+            text=True,
+            bufsize=1,
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.seen: list[str] = []
+        self._stderr: list[str] = []
+        threading.Thread(
+            target=self._pump, args=(self.process.stdout, self.lines), daemon=True
+        ).start()
+        threading.Thread(target=self._collect_stderr, daemon=True).start()
+
+    @staticmethod
+    def _pump(stream: Any, sink: Any) -> None:
+        for line in stream:
+            sink.put(line.rstrip("\n"))
+        sink.put(None)
+
+    def _collect_stderr(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self._stderr.append(line)
+
+    @property
+    def stderr(self) -> str:
+        return "".join(self._stderr)
+
+    def wait_for(self, predicate: Callable[[str], bool], timeout: float = 20.0) -> str:
+        """The first new stdout line that satisfies `predicate`; fails on timeout or exit."""
+        import queue
+
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(
+                    f"no matching line; saw {self.seen[-5:]}; stderr: {self.stderr[-500:]}"
+                )
+            try:
+                line = self.lines.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            if line is None:
+                raise EOFError(
+                    f"process exited ({self.process.poll()}); saw {self.seen[-5:]}; stderr: {self.stderr[-800:]}"
+                )
+            self.seen.append(line)
+            if predicate(line):
+                return line
+
+    def write(self, line: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+
+    def stop(self, sig: int = 2, timeout: float = 15.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise
+
+    def __enter__(self) -> CliProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
