@@ -40,6 +40,7 @@ lint: $(STAMP)
 
 bench: install
 	$(BIN)/python benchmarks/signaling.py
+	$(BIN)/python benchmarks/fanout.py
 
 signal: $(STAMP)
 	$(BIN)/pathfinder-bridge signal
