@@ -1,0 +1,103 @@
+"""Pathfinder's selector dialect, translated into Playwright selectors (sans-I/O).
+
+Beyond CSS, guides use `:contains("text")`, `:has(...)`, `:nth-match(n)`, `:text("...")`,
+`grafana:` tokens (resolved with *this* Grafana's selector table), and, for `button`
+actions, plain button text. The result is an ordered list of Playwright selectors: the
+first one that matches wins (Pathfinder's button rule: exact text first, then substring).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from bridge.browser.contract import ContractError, GrafanaSelectors
+from bridge.errors import BridgeError
+
+MAX_SELECTOR = 2000
+_TOKEN = re.compile(r"grafana:([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)+)(?:\(([^()]*)\))?")
+_CONTAINS = re.compile(
+    r""":contains\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|([^)"']*))\s*\)"""
+)
+_NTH_MATCH = re.compile(r":nth-match\(\s*(\d+)\s*\)\s*$")
+_JS_REGEX_SPECIAL = re.compile(r"[.*+?^${}()|[\]\\/]")
+_SELECTOR_HINT = re.compile(r"""[\[\]#.>:=~+*"']""")
+
+
+class LocateError(BridgeError):
+    """A reference target that cannot be turned into a selector."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where an action applies: Playwright selectors tried in order, and the original text."""
+
+    candidates: tuple[str, ...]
+    reftarget: str
+
+    def __str__(self) -> str:
+        return self.reftarget
+
+
+def _quote(text: str) -> str:
+    return json.dumps(text)
+
+
+def _unescape(text: str) -> str:
+    return re.sub(r"\\(.)", r"\1", text)
+
+
+def looks_like_selector(text: str) -> bool:
+    return text.startswith("grafana:") or bool(_SELECTOR_HINT.search(text))
+
+
+def translate_selector(reftarget: str, grafana: GrafanaSelectors) -> str:
+    """One dialect selector as one Playwright selector string."""
+    selector = reftarget.strip()
+    if not selector:
+        raise LocateError("empty selector")
+    if len(selector) > MAX_SELECTOR:
+        raise LocateError(f"selector longer than {MAX_SELECTOR} characters")
+
+    def token(match: re.Match[str]) -> str:
+        argument = match.group(2)
+        if argument is not None:
+            argument = argument.strip().strip("'\"")
+        try:
+            return grafana.css(match.group(1), argument)
+        except ContractError as exc:
+            raise LocateError(str(exc)) from None
+
+    selector = _TOKEN.sub(token, selector)
+
+    def contains(match: re.Match[str]) -> str:
+        text = next(g for g in match.groups() if g is not None)
+        return f":has-text({_quote(_unescape(text))})"
+
+    selector = _CONTAINS.sub(contains, selector)
+    nth = _NTH_MATCH.search(selector)
+    if nth:
+        index = int(nth.group(1))
+        if index < 1:
+            raise LocateError(":nth-match counts from 1")
+        selector = f"{selector[: nth.start()]} >> nth={index - 1}"
+    if "javascript:" in selector.lower() or "\x00" in selector:
+        raise LocateError("selector contains a forbidden sequence")
+    return selector
+
+
+def button_target(reftarget: str, grafana: GrafanaSelectors) -> Target:
+    """Pathfinder's `button` rule: a selector, or button text (exact first, then substring)."""
+    text = reftarget.strip()
+    if looks_like_selector(text):
+        return Target((translate_selector(text, grafana),), reftarget)
+    if not text or len(text) > 500:
+        raise LocateError("button text must be 1-500 characters")
+    pattern = _quote(r"^\s*" + _JS_REGEX_SPECIAL.sub(r"\\\g<0>", text) + r"\s*$")
+    exact = f'button:text-matches({pattern}, "i")'
+    return Target((exact, f"button:has-text({_quote(text)})"), reftarget)
+
+
+def element_target(reftarget: str, grafana: GrafanaSelectors) -> Target:
+    return Target((translate_selector(reftarget, grafana),), reftarget)
