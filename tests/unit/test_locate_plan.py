@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bridge.browser.contract import grafana_selectors, pathfinder_contract, version_key
-from bridge.browser.locate import LocateError, button_target, element_target, translate_selector
+from bridge.browser.locate import LocateError, button_target, translate_selector
 from bridge.browser.plan import StepKind, plan_replay, safe_route
 from bridge.protocol.events import (
     AttendeeMode,
