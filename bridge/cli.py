@@ -117,6 +117,22 @@ def build_parser() -> argparse.ArgumentParser:
     follow.add_argument("--mode", choices=("guided", "follow"), default="guided")
     follow.add_argument("--json", action="store_true", help="one JSON object per event on stdout")
     follow.add_argument("--no-browser", action="store_true", help="print events, replay nothing")
+    sandbox = commands.add_parser(
+        "sandbox",
+        help="serve the sandbox: a local app with Grafana's and Pathfinder's DOM contract",
+        description="Serve the sandbox (not Grafana: a local stand-in with the same DOM contract) "
+        "for demos and tests.",
+    )
+    _common(sandbox)
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=3000, help="port (default 3000; 0 picks one)")
+    sandbox.add_argument(
+        "--grafana-version",
+        default="12.0.0",
+        metavar="V",
+        help="Grafana version whose selectors the sandbox renders",
+    )
+    sandbox.add_argument("--require-login", action="store_true", help="show a login page first")
     return parser
 
 
@@ -257,7 +273,31 @@ def cmd_follow(args: argparse.Namespace) -> int:
     return _run_async(lambda: follow(config, args))
 
 
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from bridge.browser.contract import grafana_selectors
+    from bridge.sandbox.server import SandboxServer, SandboxSettings, guide_list
+
+    settings = SandboxSettings(args.host, args.port, args.grafana_version, args.require_login)
+    table = grafana_selectors(args.grafana_version)
+
+    async def serve() -> int:
+        with SandboxServer(settings) as sandbox:
+            print(
+                f"pathfinder-bridge sandbox (Grafana {args.grafana_version} DOM contract; "
+                f"selectors of {table.grafana_version} from @grafana/e2e-selectors {table.package_version})"
+            )
+            print(f"  URL:    {sandbox.url}")
+            for guide in guide_list():
+                print(f"  Guide:  {sandbox.guide_url(guide['id'])}  ({guide['title']})")
+            print("Ready", flush=True)
+            await asyncio.Event().wait()
+        return EXIT_OK
+
+    return _run_async(serve)
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "sandbox": cmd_sandbox,
     "signal": cmd_signal,
     "present": cmd_present,
     "follow": cmd_follow,
