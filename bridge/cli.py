@@ -284,7 +284,8 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         with SandboxServer(settings) as sandbox:
             print(
                 f"pathfinder-bridge sandbox (Grafana {args.grafana_version} DOM contract; "
-                f"selectors of {table.grafana_version} from @grafana/e2e-selectors {table.package_version})"
+                f"selectors of {table.grafana_version} from @grafana/e2e-selectors "
+                f"{table.package_version})"
             )
             print(f"  URL:    {sandbox.url}")
             for guide in guide_list():

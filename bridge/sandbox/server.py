@@ -8,6 +8,7 @@ selector table of that version and the Pathfinder panel contract.
 
 from __future__ import annotations
 
+import errno
 import functools
 import http.server
 import json
@@ -130,10 +131,10 @@ class SandboxServer:
                 (self.settings.host, self.settings.port), functools.partial(handler)
             )
         except OSError as exc:
-            if exc.errno == 98:
+            if exc.errno == errno.EADDRINUSE:
+                holder = describe_port_holder(self.settings.port)
                 raise PortInUseError(
-                    f"port {self.settings.port} is already in use{describe_port_holder(self.settings.port)}; "
-                    "pick another with --port N"
+                    f"port {self.settings.port} is in use{holder}; pick another with --port N"
                 ) from None
             raise
         self._httpd.daemon_threads = True
