@@ -104,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     present.add_argument(
         "--no-browser", action="store_true", help="no Grafana tab: events from stdin"
     )
+    _browser_flags(present)
+    present.add_argument("--user", help="Grafana user to sign in as (or GRAFANA_USER)")
+    present.add_argument("--password", help="Grafana password (or GRAFANA_PASSWORD)")
 
     follow = commands.add_parser(
         "follow",
@@ -117,6 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
     follow.add_argument("--mode", choices=("guided", "follow"), default="guided")
     follow.add_argument("--json", action="store_true", help="one JSON object per event on stdout")
     follow.add_argument("--no-browser", action="store_true", help="print events, replay nothing")
+    follow.add_argument(
+        "--grafana",
+        metavar="URL",
+        help="your own Grafana (default: the origin of a pasted join URL)",
+    )
+    _browser_flags(follow)
     sandbox = commands.add_parser(
         "sandbox",
         help="serve the sandbox: a local app with Grafana's and Pathfinder's DOM contract",
@@ -134,6 +143,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sandbox.add_argument("--require-login", action="store_true", help="show a login page first")
     return parser
+
+
+def _browser_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--headless", action="store_true", help="no browser window")
+    parser.add_argument(
+        "--remote-debugging-port",
+        type=int,
+        metavar="N",
+        help="expose the browser on 127.0.0.1:N for other tools",
+    )
 
 
 def _client_flags(parser: argparse.ArgumentParser) -> None:
@@ -250,27 +269,21 @@ def cmd_signal(args: argparse.Namespace) -> int:
 
 
 def cmd_present(args: argparse.Namespace) -> int:
-    from bridge.cli_session import present
+    from bridge.cli_session import present, present_in_browser
 
     config = _load(args, _client_overrides(args))
-    if not args.no_browser:
-        raise BridgeError(
-            "presenting from a Grafana tab needs the browser agent, which this version does not "
-            "have yet; run with --no-browser to broadcast events from standard input"
-        )
-    return _run_async(lambda: present(config, args))
+    if args.no_browser:
+        return _run_async(lambda: present(config, args))
+    return _run_async(lambda: present_in_browser(config, args))
 
 
 def cmd_follow(args: argparse.Namespace) -> int:
-    from bridge.cli_session import follow
+    from bridge.cli_session import follow, follow_in_browser
 
     config = _load(args, _client_overrides(args))
-    if not args.no_browser:
-        raise BridgeError(
-            "replaying in a Grafana tab needs the browser agent, which this version does not "
-            "have yet; run with --no-browser to print the events"
-        )
-    return _run_async(lambda: follow(config, args))
+    if args.no_browser:
+        return _run_async(lambda: follow(config, args))
+    return _run_async(lambda: follow_in_browser(config, args))
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:

@@ -10,8 +10,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import threading
+from typing import Any
+from urllib.parse import urlsplit
 
 from bridge.config import Config
 from bridge.errors import BridgeError, ProtocolError
@@ -47,6 +50,8 @@ def show_notice(notice: Notice) -> None:
         say(f"{mark} {attendee.label} joined ({notice.detail} mode)")
     elif notice.kind is NoticeKind.LEFT:
         say(f"{mark} {attendee.label} left")
+    elif notice.kind is NoticeKind.STATUS:
+        say(f"{mark} {attendee.label}: {notice.detail}")
     else:
         say(f"{mark} {attendee.label}: {notice.kind.value.replace('_', ' ')}: {notice.detail}")
 
@@ -145,3 +150,174 @@ async def follow(config: Config, args: argparse.Namespace) -> int:
     reason = attendee.outcome.result() if attendee.outcome.done() else "left"
     print(f"Session ended: {reason}", file=status, flush=True)
     return EXIT_OK
+
+
+# -- with a browser ------------------------------------------------------------------------
+
+
+def grafana_for_attendee(args_grafana: str | None, code_text: str) -> str:
+    """--grafana, else the origin of a pasted join URL."""
+    if args_grafana:
+        return args_grafana
+    text = code_text.strip()
+    if text.startswith(("http://", "https://")):
+        parts = urlsplit(text)
+        return f"{parts.scheme}://{parts.netloc}"
+    raise BridgeError(
+        "which Grafana should replay the session? Give --grafana URL (your own Grafana), or "
+        "paste the whole join URL instead of the code"
+    )
+
+
+async def present_in_browser(config: Config, args: argparse.Namespace) -> int:
+    from bridge.browser.capture import ActionCapture, CapturedStep
+    from bridge.browser.launch import wants_headless
+    from bridge.protocol.events import Navigation
+
+    endpoint = SignalingEndpoint.parse(config.client.server_url, config.client.key)
+    presenter = LivePresenter(
+        config.client,
+        endpoint,
+        name=args.name,
+        tutorial_url=args.guide,
+        default_mode=AttendeeMode(args.mode),
+        on_notice=show_notice,
+    )
+
+    def on_step(step: CapturedStep) -> None:
+        sent = presenter.broadcast(step.event)
+        say(f"> {step.event} (to {sent} attendee{'s' if sent != 1 else ''})")
+
+    def on_guide(url: str, step_number: int) -> None:
+        presenter.broadcast(Navigation(tutorialUrl=url, stepNumber=step_number))
+        say(f"> guide {url}")
+
+    capture = ActionCapture(
+        config.browser,
+        args.grafana,
+        on_step=on_step,
+        on_guide=on_guide,
+        headless=wants_headless(config.browser, args.headless),
+        remote_debugging_port=args.remote_debugging_port,
+    )
+    code = await presenter.start()
+    try:
+        await capture.start()
+        user = args.user or os.environ.get("GRAFANA_USER")
+        password = args.password or os.environ.get("GRAFANA_PASSWORD")
+        if user and password:
+            await capture.sign_in(user, password)
+        if args.guide:
+            await capture.open_guide(args.guide)
+        say(f"Join code: {code.encode()}")
+        say(f"Join URL: {code.join_url(args.grafana)}")
+        if args.remote_debugging_port:
+            say(f"Browser: http://127.0.0.1:{args.remote_debugging_port} (remote debugging)")
+        say(
+            f"Session {code.id} on {endpoint}; click Show me / Do it in the Grafana tab. "
+            "Ctrl-C ends the session."
+        )
+        await asyncio.Event().wait()
+    finally:
+        await asyncio.shield(presenter.stop("The presenter ended the session"))
+        await asyncio.shield(capture.close())
+        say("Session ended")
+    return EXIT_OK
+
+
+async def follow_in_browser(config: Config, args: argparse.Namespace) -> int:
+    from bridge.browser.launch import wants_headless
+    from bridge.browser.replay import ActionReplay
+    from bridge.protocol.events import AttendeeState, Navigation, StepEvent, SyncState
+
+    code = JoinCode.parse(args.code)
+    grafana = grafana_for_attendee(args.grafana, args.code)
+    endpoint = SignalingEndpoint.parse(config.client.server_url, config.client.key)
+    mode = AttendeeMode(args.mode)
+    attendee = LiveAttendee(config.client, endpoint, code, name=args.name, mode=mode)
+    replay = ActionReplay(
+        config.browser,
+        grafana,
+        mode=mode,
+        headless=wants_headless(config.browser, args.headless),
+        remote_debugging_port=args.remote_debugging_port,
+    )
+    commands = stdin_lines(asyncio.get_running_loop())
+    guide = ""
+    try:
+        await replay.start()
+        try:
+            await attendee.join()
+        except SessionError as exc:
+            raise BridgeError(str(exc)) from None
+        say(f"Joined session {code.id} as {args.name} ({mode.value} mode) in {grafana}")
+        say("Type 'mode follow', 'mode guided', 'hand' or 'leave' to act in the session.")
+        events = asyncio.ensure_future(attendee.next_event())
+        typed: asyncio.Future[str | None] = asyncio.ensure_future(commands.get())
+        while True:
+            pending: list[asyncio.Future[Any]] = [events, typed]
+            await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            if typed.done():
+                line = typed.result()
+                if line is None:
+                    typed = asyncio.get_running_loop().create_future()  # stdin closed: never
+                else:
+                    if not follow_command(line.strip(), attendee, replay):
+                        break
+                    typed = asyncio.ensure_future(commands.get())
+            if not events.done():
+                continue
+            event = events.result()
+            if event is None:
+                break
+            events = asyncio.ensure_future(attendee.next_event())
+            url = ""
+            if isinstance(event, SessionStart):
+                url = event.config.tutorialUrl
+                say(describe(event))
+            elif isinstance(event, Navigation | SyncState):
+                url = event.tutorialUrl
+            if url and url != guide:
+                guide = url
+                await replay.open_guide(url)
+                say(f"Opened guide {url}")
+            if isinstance(event, StepEvent):
+                result = await replay.replay(event)
+                say(f"{event.TYPE} {event.stepId}: {result}")
+                if result.ok:
+                    attendee.report(AttendeeState.JOINED, step=event.stepId)
+                else:
+                    attendee.report(
+                        AttendeeState.ERROR, step=event.stepId, error=result.detail[:300]
+                    )
+        events.cancel()
+        typed.cancel()
+    finally:
+        await asyncio.shield(attendee.close())
+        await asyncio.shield(replay.close())
+    assert attendee.outcome is not None
+    say(f"Session ended: {attendee.outcome.result() if attendee.outcome.done() else 'left'}")
+    return EXIT_OK
+
+
+def follow_command(line: str, attendee: LiveAttendee, replay: object) -> bool:
+    """Apply one typed command; False means leave."""
+    from bridge.browser.replay import ActionReplay
+
+    assert isinstance(replay, ActionReplay)
+    words = line.split()
+    if not words:
+        return True
+    if words[0] == "mode" and len(words) == 2 and words[1] in ("guided", "follow"):
+        mode = AttendeeMode(words[1])
+        replay.mode = mode
+        attendee.change_mode(mode)
+        say(f"Mode: {mode.value}")
+    elif words[0] == "hand":
+        attendee.raise_hand(True)
+        say("Hand raised")
+    elif words[0] in ("leave", "quit", "exit"):
+        return False
+    else:
+        print(f"pathfinder-bridge: unknown command {line[:40]!r}", file=sys.stderr)
+    return True

@@ -159,11 +159,13 @@ class BrowserConfig:
     """Chromium for the browser agents. An empty executable_path means: find one."""
 
     executable_path: str = ""
-    headless: bool = True
+    headless: str = "auto"
     args: tuple[str, ...] = CHROMIUM_FLAGS
     action_timeout: float = 5.0
+    grafana_version: str = ""
 
     def __post_init__(self) -> None:
+        _check(self.headless in ("auto", "true", "false"), "headless", "auto, true or false")
         _check(self.action_timeout > 0, "action_timeout", "must be > 0 seconds")
 
 
@@ -220,6 +222,8 @@ def _convert(value: Any, hint: Any, key: str) -> Any:
     if hint is str:
         if value is None:
             return ""
+        if isinstance(value, bool):
+            return "true" if value else "false"
         if not isinstance(value, str | int | float):
             raise ConfigError(f"{key}: expected a string, got {type(value).__name__}")
         return str(value)

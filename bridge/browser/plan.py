@@ -119,7 +119,8 @@ def _follow_step(
         return ReplayStep(StepKind.NAVIGATE, value=safe_route(reftarget, origin))
     if action is TargetAction.NOOP:
         return ReplayStep(StepKind.NOOP, comment="noop step")
-    raise Refusal(f"{action.value} steps are performed by the attendee, not replayed")
+    # guided and popout steps are the attendee's own to perform: nothing is replayed.
+    return ReplayStep(StepKind.NOOP, comment=f"{action.value} step: done by the attendee")
 
 
 def _highlight(action: InteractiveAction, grafana: GrafanaSelectors) -> ReplayStep:

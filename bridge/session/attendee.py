@@ -33,6 +33,7 @@ from bridge.protocol.events import (
     SessionEnd,
     SessionEvent,
     SessionStart,
+    StepEvent,
     parse_message,
 )
 from bridge.protocol.joincode import JoinCode
@@ -40,6 +41,7 @@ from bridge.protocol.joincode import JoinCode
 logger = logging.getLogger("bridge.session")
 
 ATTENDEE_SENDER_ID = "attendee"
+DUPLICATE_WINDOW_MS = 500
 
 
 class AttendeePhase(enum.Enum):
@@ -96,7 +98,9 @@ class AttendeeSession:
     phase: AttendeePhase = AttendeePhase.CONNECTING
     config: SessionConfig | None = None
     dropped_before_verification: int = 0
+    duplicates_dropped: int = 0
     _nonce: str = ""
+    _last_step: tuple[str, str, int] | None = None
     _deadline: float = 0.0
 
     def _set_phase(self, phase: AttendeePhase) -> None:
@@ -201,6 +205,14 @@ class AttendeeSession:
             return [Deliver(event), Ended(reason or "the presenter ended the session")]
         if isinstance(event, AttendeeJoin | AttendeeLeave | AttendeeStatus | HandRaise):
             return []  # attendee-to-presenter messages have no business here
+        if isinstance(event, StepEvent):
+            # As Pathfinder: a repeat of the same type and step within 500 ms is one click.
+            key = (event.TYPE, event.stepId, event.timestamp)
+            last = self._last_step
+            if last and last[:2] == key[:2] and 0 <= key[2] - last[2] < DUPLICATE_WINDOW_MS:
+                self.duplicates_dropped += 1
+                return []
+            self._last_step = key
         return [Deliver(event)]
 
     # -- outgoing ----------

@@ -270,6 +270,8 @@ class LiveAttendee:
         self._perform(self.session.report(status, now_ms(), step=step, error=error))
 
     async def close(self, *, leave: bool = True) -> None:
+        if self.outcome is not None and not self.outcome.done():
+            self.outcome.set_result("left")
         if leave and self.connection is not None and self.session.verified:
             self._perform(self.session.leave(now_ms()))
             await asyncio.sleep(0.1)

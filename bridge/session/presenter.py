@@ -21,6 +21,7 @@ from bridge.protocol.events import (
     AttendeeJoin,
     AttendeeLeave,
     AttendeeMode,
+    AttendeeState,
     AttendeeStatus,
     ChatMessage,
     EventLimits,
@@ -223,9 +224,13 @@ class PresenterSession:
                 Notice(NoticeKind.HAND_RAISED, attendee, "raised" if event.isRaised else "lowered")
             ]
         if isinstance(event, AttendeeStatus):
-            detail = event.status.value + (f": {event.error}" if event.error else "")
-            if event.currentStep:
-                detail += f" (step {event.currentStep})"
+            step = f" (step {event.currentStep})" if event.currentStep else ""
+            if event.status is AttendeeState.ERROR:
+                detail = f"failed: {event.error or 'unknown error'}{step}"
+            elif event.status is AttendeeState.JOINED and event.currentStep:
+                detail = f"ok{step}"
+            else:
+                detail = f"{event.status.value}{step}"
             attendee.last_result = detail
             return [Notice(NoticeKind.STATUS, attendee, detail)]
         if isinstance(event, ChatMessage):

@@ -119,7 +119,7 @@ def test_browser_attendee_joins_python_presenter(
         )
         assert do["action"]["internalActions"][1]["targetValue"] == "CPU"
         page.evaluate("live.report('error', 'element not found')")
-        presenter.wait_for(lambda line: "Browser: status: error: element not found" in line)
+        presenter.wait_for(lambda line: "= Browser: failed: element not found" in line)
         assert presenter.stop() == 0
         wait_until(page, "live.events.some(e => e.type === 'session_end')")
         assert page.evaluate("live.log") == []

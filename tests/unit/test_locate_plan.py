@@ -131,6 +131,15 @@ def do_it(
     return DoIt(stepId="s", action=InteractiveAction(action, ref, value, internalActions=internal))
 
 
+def test_guided_steps_are_left_to_the_attendee() -> None:
+    plan = plan_replay(do_it(TargetAction.GUIDED, "#x"), AttendeeMode.FOLLOW, NEW, ORIGIN)
+    assert (
+        plan.ok
+        and plan.steps[0].kind is StepKind.NOOP
+        and "done by the attendee" in plan.steps[0].comment
+    )
+
+
 def test_guided_mode_highlights_everything() -> None:
     plan = plan_replay(do_it(TargetAction.FORMFILL, "#q", "x"), AttendeeMode.GUIDED, NEW, ORIGIN)
     assert [s.kind for s in plan.steps] == [StepKind.HIGHLIGHT]
@@ -204,7 +213,6 @@ def test_follow_mode_performs_do_it_and_highlights_show_me() -> None:
             "data: URLs",
         ),
         (do_it(TargetAction.HIGHLIGHT, "grafana:components.Nope.x"), "unknown Grafana selector"),
-        (do_it(TargetAction.GUIDED, "#x"), "performed by the attendee"),
     ],
 )
 def test_hostile_events_are_refused_before_the_browser(event: DoIt, reason: str) -> None:

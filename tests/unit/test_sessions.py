@@ -216,3 +216,22 @@ def test_session_end_ends_the_attendee() -> None:
     [end] = sent_by_presenter(presenter.end(5, "bye"))
     outputs = attendee.message_received(end, 1, 1)
     assert att.Ended("bye") in outputs and attendee.phase is att.AttendeePhase.ENDED
+
+
+def test_a_repeat_within_500_ms_is_one_click() -> None:
+    presenter = make_presenter()
+    attendee = att.AttendeeSession(presenter.join_code)
+    handshake(presenter, attendee)
+    action = InteractiveAction(TargetAction.HIGHLIGHT, "#x")
+    delivered = []
+    for at in (1000, 1200, 1600, 2200):
+        [wire] = sent_by_presenter(presenter.broadcast(ShowMe(stepId="s", action=action), at))
+        delivered += [
+            o for o in attendee.message_received(wire, 1, at) if isinstance(o, att.Deliver)
+        ]
+    [other] = sent_by_presenter(presenter.broadcast(DoIt(stepId="s", action=action), 2250))
+    delivered += [
+        o for o in attendee.message_received(other, 1, 2250) if isinstance(o, att.Deliver)
+    ]
+    assert [d.event.timestamp for d in delivered] == [1000, 1600, 2200, 2250]
+    assert attendee.duplicates_dropped == 1

@@ -1,0 +1,90 @@
+// pathfinder-bridge capture, injected into the presenter's Grafana on every page and reload.
+// A capture-phase click listener finds Show me / Do it buttons (by the step's button classes,
+// so every step kind is seen) and hands the step to Python through the exposed binding.
+// Also reports which guide the docs panel shows and the page route. Attendees never run it.
+(() => {
+  "use strict";
+  if (window.top !== window || window.__pathfinderBridgeCapture_installed) return;
+  window.__pathfinderBridgeCapture_installed = true;
+  const contract = window.__pathfinderBridgeContract;
+  const report = (payload) => {
+    if (typeof window.__pathfinderBridgeCapture === "function") window.__pathfinderBridgeCapture(payload);
+  };
+  const attrs = contract.step.attributes;
+  const showClass = contract.show_button.class;
+  const doClass = contract.do_button.class;
+  const recent = new Map();
+  const DUPLICATE_MS = 100;
+
+  document.addEventListener("click", (event) => {
+    const button = event.target instanceof Element && event.target.closest(`.${showClass}, .${doClass}`);
+    if (!button || button.disabled) return;
+    const step = button.closest(contract.step.selector);
+    if (!step) return;
+    const type = button.classList.contains(showClass) ? "show_me" : "do_it";
+    const stepId = step.getAttribute(attrs.step_id) || "";
+    const now = performance.now();
+    const key = type + "|" + stepId;
+    if (now - (recent.get(key) ?? -Infinity) < DUPLICATE_MS) return;
+    recent.set(key, now);
+    let internalActions = null;
+    try { internalActions = JSON.parse(step.getAttribute(attrs.internal_actions) || "null"); } catch { internalActions = null; }
+    const root = step.closest(contract.panel_root);
+    const allSteps = root ? Array.from(root.querySelectorAll(contract.step.selector)) : [step];
+    report({
+      kind: "step",
+      type,
+      stepId,
+      action: {
+        targetAction: step.getAttribute(attrs.action) || "",
+        refTarget: step.getAttribute(attrs.reftarget) || "",
+        targetValue: step.getAttribute(attrs.value),
+        targetComment: step.getAttribute(attrs.comment),
+        internalActions,
+      },
+      coordinates: { x: Math.round(event.clientX), y: Math.round(event.clientY) },
+      guideUrl: root ? root.getAttribute(contract.guide_attribute) : null,
+      stepNumber: allSteps.indexOf(step),
+      route: location.pathname + location.search,
+      capturedAt: performance.timeOrigin + now,
+    });
+  }, true);
+
+  // The guide on show: the panel root carries its URL.
+  let lastGuide = null;
+  const checkGuide = () => {
+    const root = document.querySelector(contract.panel_root);
+    const url = root && !root.hidden ? root.getAttribute(contract.guide_attribute) : null;
+    if (url && url !== lastGuide) {
+      lastGuide = url;
+      report({ kind: "guide", url, route: location.pathname + location.search });
+    }
+  };
+  // Routes: single-page apps change them with pushState; patch it to hear about it.
+  let lastRoute = null;
+  const checkRoute = () => {
+    const route = location.pathname + location.search;
+    if (route !== lastRoute) {
+      lastRoute = route;
+      report({ kind: "route", route });
+    }
+  };
+  for (const name of ["pushState", "replaceState"]) {
+    const original = history[name];
+    history[name] = function (...args) {
+      const result = original.apply(this, args);
+      queueMicrotask(checkRoute);
+      return result;
+    };
+  }
+  window.addEventListener("popstate", checkRoute);
+  const start = () => {
+    checkRoute();
+    new MutationObserver(checkGuide).observe(document.documentElement, {
+      subtree: true, childList: true, attributes: true, attributeFilter: [contract.guide_attribute, "hidden"],
+    });
+    checkGuide();
+  };
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();

@@ -1,0 +1,95 @@
+// pathfinder-bridge replay overlay, injected into each attendee's Grafana. Draws Pathfinder's
+// highlight over an element Python has located: an outline 4 px outside its rectangle (a dot
+// for tiny or hidden elements), a comment box when the step has one; it follows the element
+// while it moves and is cleared by the next event. It never evaluates anything it is sent.
+(() => {
+  "use strict";
+  if (window.__pathfinderBridgeReplay) return;
+  const contract = window.__pathfinderBridgeContract;
+  const hl = contract.highlight;
+  let current = null;
+
+  function clear() {
+    if (!current) return;
+    cancelAnimationFrame(current.frame);
+    current.box.remove();
+    current.note?.remove();
+    current = null;
+  }
+
+  function place(state) {
+    const { el, box, note } = state;
+    if (!el.isConnected) { clear(); return; }
+    const rect = el.getBoundingClientRect();
+    const style = getComputedStyle(el);
+    const tiny = rect.width < 10 || rect.height < 10 || style.visibility === "hidden" || style.display === "none";
+    box.className = tiny ? hl.dot_class : hl.outline_class;
+    if (tiny) {
+      Object.assign(box.style, { left: rect.left + rect.width / 2 - 8 + "px", top: rect.top + rect.height / 2 - 8 + "px",
+        width: "16px", height: "16px" });
+    } else {
+      Object.assign(box.style, { left: rect.left - hl.margin_px + "px", top: rect.top - hl.margin_px + "px",
+        width: rect.width + 2 * hl.margin_px + "px", height: rect.height + 2 * hl.margin_px + "px" });
+    }
+    if (note) Object.assign(note.style, { left: rect.left + "px", top: rect.bottom + hl.dot_below_px + "px" });
+    state.frame = requestAnimationFrame(() => place(state));
+  }
+
+  function highlight(el, options) {
+    clear();
+    const box = document.createElement("div");
+    Object.assign(box.style, { position: "fixed", zIndex: String(hl.z_index), pointerEvents: "none",
+      border: "2px solid #ff8833", borderRadius: "4px", boxSizing: "border-box" });
+    box.dataset.pathfinderBridge = "highlight";
+    document.body.append(box);
+    let note = null;
+    if (options && options.comment) {
+      note = document.createElement("div");
+      note.className = hl.comment_class;
+      note.textContent = options.comment; // text, never markup
+      note.setAttribute("data-test-action", options.action || "");
+      note.setAttribute("data-test-reftarget", options.reftarget || "");
+      Object.assign(note.style, { position: "fixed", zIndex: String(hl.z_index), pointerEvents: "none" });
+      document.body.append(note);
+    }
+    current = { el, box, note, frame: 0 };
+    place(current);
+    return box.className;
+  }
+
+  // What a trusted click at the element's centre would hit, and whether that is the element.
+  function hitTest(el) {
+    const rect = el.getBoundingClientRect();
+    const x = rect.left + rect.width / 2;
+    const y = rect.top + rect.height / 2;
+    const hit = document.elementFromPoint(x, y);
+    const ok = !!hit && (hit === el || el.contains(hit) || hit.contains(el));
+    const describe = (node) => node ? node.tagName.toLowerCase() + (node.id ? "#" + node.id : "") +
+      (typeof node.className === "string" && node.className ? "." + node.className.trim().split(/\s+/).join(".") : "") : "nothing";
+    const link = el.closest("a[href]");
+    return { ok, x, y, hit: describe(hit), href: link ? link.href : null,
+      disabled: !!(el.disabled || el.closest("[aria-disabled='true']")) };
+  }
+
+  // What kind of input this is, for formfill: plain, or a container (Monaco-like) whose
+  // real input is a descendant.
+  function inputKind(el) {
+    if (el.matches("input, textarea, select")) return "input";
+    if (el.isContentEditable) return "contenteditable";
+    if (el.querySelector("textarea, input")) return "container";
+    return "none";
+  }
+
+  function readValue(el) {
+    const input = el.matches("input, textarea, select") ? el : el.querySelector("textarea, input");
+    return input ? input.value : el.textContent;
+  }
+
+  // In-app navigation to a path Python has already checked, as a router link does.
+  function navigate(path) {
+    history.pushState({}, "", path);
+    dispatchEvent(new PopStateEvent("popstate"));
+  }
+
+  window.__pathfinderBridgeReplay = { highlight, clear, hitTest, inputKind, readValue, navigate };
+})();

@@ -1,0 +1,69 @@
+"""Launching Chromium for the agents: Debian's or a configured one, headed only with a display."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from playwright.async_api import Browser, BrowserContext, Playwright
+from playwright.async_api import Error as PlaywrightError
+
+from bridge.browser.chromium import find_chromium
+from bridge.browser.contract import PathfinderContract
+from bridge.config import BrowserConfig
+from bridge.errors import BridgeError
+
+logger = logging.getLogger("bridge.browser")
+JS = Path(__file__).parent / "js"
+
+
+class BrowserLaunchError(BridgeError):
+    """Chromium could not be started."""
+
+
+def wants_headless(config: BrowserConfig, forced: bool) -> bool:
+    """--headless forces it; otherwise config, where 'auto' means headless without a display."""
+    if forced:
+        return True
+    if config.headless == "auto":
+        return not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY")
+    return config.headless == "true"
+
+
+async def launch_chromium(
+    playwright: Playwright,
+    config: BrowserConfig,
+    *,
+    headless: bool,
+    remote_debugging_port: int | None = None,
+) -> Browser:
+    executable = find_chromium(config)
+    args = list(config.args)
+    if remote_debugging_port is not None:
+        # Loopback only: other tools on this machine may attach, nobody else.
+        args += [
+            f"--remote-debugging-port={remote_debugging_port}",
+            "--remote-debugging-address=127.0.0.1",
+        ]
+    try:
+        return await playwright.chromium.launch(
+            executable_path=executable, headless=headless, args=args
+        )
+    except PlaywrightError as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else "unknown error"
+        raise BrowserLaunchError(
+            f"cannot start Chromium ({executable or 'Playwright default'}): {first_line}. Install "
+            "Debian's chromium (apt-get install chromium) or set browser.executable_path"
+        ) from None
+
+
+async def add_contract(context: BrowserContext, contract: PathfinderContract) -> None:
+    """Make the Pathfinder contract (our own data file) visible to our page scripts."""
+    await context.add_init_script(
+        script=f"window.__pathfinderBridgeContract = {contract.to_json()};"
+    )
+
+
+async def add_script(context: BrowserContext, name: str) -> None:
+    await context.add_init_script(path=JS / name)
