@@ -142,6 +142,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="Grafana version whose selectors the sandbox renders",
     )
     sandbox.add_argument("--require-login", action="store_true", help="show a login page first")
+    demo = commands.add_parser(
+        "demo",
+        help="run a whole session on the bundled sandbox: presenter, guided and follow attendees",
+        description="Start the signaling server, two sandboxes, a presenter that walks a guide and "
+        "two attendees (guided and follow), then print the event flow and a summary.",
+    )
+    _common(demo)
+    demo.add_argument(
+        "--guide",
+        default="welcome-tour",
+        choices=("welcome-tour", "first-dashboard", "connect-datasource"),
+    )
+    demo.add_argument("--headed", action="store_true", help="show the browser")
+    demo.add_argument("--pause", type=float, default=0.3, help="seconds between clicks")
     return parser
 
 
@@ -310,7 +324,16 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     return _run_async(serve)
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from bridge.demo import Demo
+
+    config = _load(args, {})
+    demo = Demo(config, guide=args.guide, headless=not args.headed, pause=args.pause)
+    return _run_async(demo.run)
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "demo": cmd_demo,
     "sandbox": cmd_sandbox,
     "signal": cmd_signal,
     "present": cmd_present,

@@ -8,6 +8,7 @@ what happened, never raises for a failed step, and keeps the page on its own ori
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -43,6 +44,8 @@ logger = logging.getLogger("bridge.browser")
 
 #: More matches than this and an action is refused: a guide targets one element.
 MAX_MATCHES = 25
+AIM_ATTEMPTS = 5
+AIM_RETRY_DELAY = 0.05
 
 
 class StepFailed(Exception):
@@ -180,7 +183,7 @@ class ActionReplay:
             try:
                 located, acted = await self._run(step)
             except StepFailed as exc:
-                logger.warning("[ActionReplay] %s failed: %s", step, exc)
+                logger.info("[ActionReplay] %s failed: %s", step, exc)
                 return ReplayResult(event.stepId, False, f"{step}: {exc}", locate_ms, act_ms)
             locate_ms += located
             act_ms += acted
@@ -256,7 +259,14 @@ class ActionReplay:
         """The point a trusted click should hit, after checking nothing else would take it."""
         with contextlib.suppress(PlaywrightError):
             await locator.scroll_into_view_if_needed(timeout=self.config.action_timeout * 1000)
-        hit = await locator.evaluate("el => window.__pathfinderBridgeReplay.hitTest(el)")
+        # A re-mounted node or a closing popup can make the first look wrong: look again.
+        for attempt in range(AIM_ATTEMPTS):
+            hit = await locator.evaluate("el => window.__pathfinderBridgeReplay.hitTest(el)")
+            if hit["ok"] or attempt == AIM_ATTEMPTS - 1:
+                break
+            await asyncio.sleep(AIM_RETRY_DELAY)
+        if hit["stale"]:
+            raise StepFailed("the target keeps being replaced; nothing was clicked")
         if hit["disabled"] and not allow_disabled:
             raise StepFailed("the target is disabled")
         href = hit.get("href")

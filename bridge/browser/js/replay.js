@@ -59,7 +59,9 @@
 
   // What a trusted click at the element's centre would hit, and whether that is the element.
   function hitTest(el) {
+    if (!el.isConnected) return { ok: false, stale: true };
     const rect = el.getBoundingClientRect();
+    if (rect.width === 0 && rect.height === 0) return { ok: false, stale: true };
     const x = rect.left + rect.width / 2;
     const y = rect.top + rect.height / 2;
     const hit = document.elementFromPoint(x, y);
@@ -67,7 +69,7 @@
     const describe = (node) => node ? node.tagName.toLowerCase() + (node.id ? "#" + node.id : "") +
       (typeof node.className === "string" && node.className ? "." + node.className.trim().split(/\s+/).join(".") : "") : "nothing";
     const link = el.closest("a[href]");
-    return { ok, x, y, hit: describe(hit), href: link ? link.href : null,
+    return { ok, stale: false, x, y, hit: describe(hit), href: link ? link.href : null,
       disabled: !!(el.disabled || el.closest("[aria-disabled='true']")) };
   }
 
