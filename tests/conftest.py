@@ -33,7 +33,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     thread for the rest of the session, after which pytest-asyncio (and asyncio.run)
     cannot start a loop. Ordering keeps one pytest run for the whole suite.
     """
-    uses_browser = {"browser", "context", "page"}
+    uses_browser = {"browser", "context", "page", "playwright"}
 
     def key(item: pytest.Item) -> int:
         return 1 if uses_browser & set(getattr(item, "fixturenames", ())) else 0

@@ -135,12 +135,13 @@ def static_server(folder: Path, extra: dict[str, Path] | None = None) -> Iterato
 class CliProcess:
     """`pathfinder-bridge ...` as a subprocess, with its stdout read line by line in a thread."""
 
-    def __init__(self, *args: str, stdin: bool = False) -> None:
+    def __init__(self, *args: str, stdin: bool = False, env: dict[str, str] | None = None) -> None:
         import queue
 
         self.process = subprocess.Popen(
             bridge_command(*args),
             cwd=ROOT,
+            env={**os.environ, **(env or {})},
             text=True,
             bufsize=1,
             stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,

@@ -135,7 +135,8 @@
     const title = h("input", { id: "panel-title", name: "title", value: editor.title, autocomplete: "off",
       sel: sel("components.PanelEditor.OptionsPane.fieldInput", "Title"),
       oninput: (e) => { editor.title = e.target.value; rerenderSoon(); },
-      onblur: rerenderSoon });
+      // A real blur re-renders (React does on change); a blur from being re-mounted must not.
+      onblur: () => { if (!rendering) rerenderSoon(); } });
     const save = h("button", { class: "primary", sel: sel("components.NavToolbar.editDashboard.saveButton"),
       disabled: !editor.title.trim(), onclick: saveDashboard }, "Save dashboard");
     return h("section", { class: "page editor" },
@@ -262,6 +263,7 @@
   }
 
   let pending = false;
+  let rendering = false;
   function rerenderSoon() {
     if (pending) return;
     pending = true;
@@ -274,7 +276,12 @@
     const focusedClass = document.activeElement && document.activeElement.className;
     const selection = document.activeElement && "selectionStart" in document.activeElement
       ? [document.activeElement.selectionStart, document.activeElement.selectionEnd] : null;
-    root.replaceChildren(...shell(route()));
+    rendering = true;
+    try {
+      root.replaceChildren(...shell(route()));
+    } finally {
+      rendering = false;
+    }
     // Keep focus across re-mounts, as React keeps it for the same component.
     const again = focusedId ? document.getElementById(focusedId)
       : focusedClass === "inputarea" ? root.querySelector("textarea.inputarea") : null;
