@@ -14,8 +14,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page, Playwright
 
-from tests.servers import CliProcess, free_port, our_signaling_server
 from bridge.sandbox.server import SandboxServer, SandboxSettings
+from tests.servers import CliProcess, free_port, our_signaling_server
 
 PRESENTER_VERSION, ATTENDEE_VERSION = "13.2.3", "11.0.0"
 
