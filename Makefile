@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 NPM_STAMP := tests/interop/node_modules/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install test unit lint bench signal demo clean
+.PHONY: install test test-grafana unit lint bench signal demo sandbox clean
 
 install: $(STAMP) $(NPM_STAMP) chromium
 
@@ -30,6 +30,11 @@ chromium:
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# The same flows against a real Grafana: GRAFANA_URL=http://... [GRAFANA_USER=.. GRAFANA_PASSWORD=..]
+test-grafana: install
+	@test -n "$$GRAFANA_URL" || (echo "set GRAFANA_URL to a Grafana to test against" && exit 2)
+	$(BIN)/pytest tests/grafana $(PYTEST_ARGS)
+
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
@@ -44,6 +49,12 @@ bench: install
 
 signal: $(STAMP)
 	$(BIN)/pathfinder-bridge signal
+
+demo: install
+	$(BIN)/pathfinder-bridge demo
+
+sandbox: install
+	$(BIN)/pathfinder-bridge sandbox
 
 clean:
 	rm -rf $(VENV) tests/interop/node_modules .pytest_cache .mypy_cache .ruff_cache
