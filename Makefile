@@ -46,6 +46,7 @@ lint: $(STAMP)
 bench: install
 	$(BIN)/python benchmarks/signaling.py
 	$(BIN)/python benchmarks/fanout.py
+	$(BIN)/python benchmarks/replay.py
 
 signal: $(STAMP)
 	$(BIN)/pathfinder-bridge signal

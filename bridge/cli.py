@@ -105,6 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-browser", action="store_true", help="no Grafana tab: events from stdin"
     )
     _browser_flags(present)
+    present.add_argument(
+        "--status-interval",
+        type=float,
+        default=15.0,
+        metavar="S",
+        help="seconds between attendee tables (default 15)",
+    )
     present.add_argument("--user", help="Grafana user to sign in as (or GRAFANA_USER)")
     present.add_argument("--password", help="Grafana password (or GRAFANA_PASSWORD)")
 

@@ -22,6 +22,7 @@ from bridge.protocol.events import AttendeeMode, SessionEvent, SessionStart, par
 from bridge.protocol.joincode import JoinCode
 from bridge.session.live import LiveAttendee, LivePresenter, SessionError
 from bridge.session.presenter import Notice, NoticeKind
+from bridge.session.session_file import PresenterIdentity
 from bridge.transport.endpoint import SignalingEndpoint
 
 EXIT_OK = 0
@@ -56,6 +57,34 @@ def show_notice(notice: Notice) -> None:
         say(f"{mark} {attendee.label}: {notice.kind.value.replace('_', ' ')}: {notice.detail}")
 
 
+def attendee_table(presenter: LivePresenter) -> str:
+    """The live view: every joined attendee with mode, state, latency and last replay result."""
+    rows = presenter.attendees
+    lines = [
+        f"Attendees ({len(rows)}):",
+        f"  {'name':<16} {'mode':<7} {'state':<13} {'latency':>8}  {'quality':<9}  last replay",
+    ]
+    for a in rows:
+        latency = "-" if a.latency_ms is None else f"{a.latency_ms:.0f} ms"
+        hand = " (hand raised)" if a.hand_raised else ""
+        lines.append(
+            f"  {a.label[:16]:<16} {a.mode.value:<7} {a.state.value:<13} {latency:>8}  "
+            f"{a.quality:<9}  {a.last_result or '-'}{hand}"
+        )
+    return "\n".join(lines)
+
+
+async def live_view(presenter: LivePresenter, interval: float) -> None:
+    """Print the attendee table every `interval` seconds while it changes."""
+    shown = ""
+    while True:
+        await asyncio.sleep(interval)
+        table = attendee_table(presenter) if presenter.attendees else ""
+        if table and table != shown:
+            say(table)
+            shown = table
+
+
 def stdin_lines(loop: asyncio.AbstractEventLoop) -> asyncio.Queue[str | None]:
     """Lines of standard input, read by a daemon thread so Ctrl-C never waits on it."""
     queue: asyncio.Queue[str | None] = asyncio.Queue()
@@ -77,6 +106,11 @@ def parse_input_line(line: str) -> SessionEvent:
     return parse_event(data)
 
 
+def identity_of(args: argparse.Namespace) -> PresenterIdentity | None:
+    path = getattr(args, "session_file", None)
+    return PresenterIdentity.load_or_create(path) if path is not None else None
+
+
 async def present(config: Config, args: argparse.Namespace) -> int:
     endpoint = SignalingEndpoint.parse(config.client.server_url, config.client.key)
     presenter = LivePresenter(
@@ -86,6 +120,7 @@ async def present(config: Config, args: argparse.Namespace) -> int:
         tutorial_url=args.guide,
         default_mode=AttendeeMode(args.mode),
         on_notice=show_notice,
+        identity=identity_of(args),
     )
     code = await presenter.start()
     say(f"Join code: {code.encode()}")
@@ -126,10 +161,15 @@ def describe(event: SessionEvent) -> str:
 async def follow(config: Config, args: argparse.Namespace) -> int:
     code = JoinCode.parse(args.code)
     endpoint = SignalingEndpoint.parse(config.client.server_url, config.client.key)
-    attendee = LiveAttendee(
-        config.client, endpoint, code, name=args.name, mode=AttendeeMode(args.mode)
-    )
     status = sys.stderr if args.json else sys.stdout
+    attendee = LiveAttendee(
+        config.client,
+        endpoint,
+        code,
+        name=args.name,
+        mode=AttendeeMode(args.mode),
+        on_state=lambda text: print(text[0].upper() + text[1:], file=status, flush=True),
+    )
     try:
         await attendee.join()
     except SessionError as exc:
@@ -182,6 +222,7 @@ async def present_in_browser(config: Config, args: argparse.Namespace) -> int:
         tutorial_url=args.guide,
         default_mode=AttendeeMode(args.mode),
         on_notice=show_notice,
+        identity=identity_of(args),
     )
 
     def on_step(step: CapturedStep) -> None:
@@ -234,7 +275,14 @@ async def follow_in_browser(config: Config, args: argparse.Namespace) -> int:
     grafana = grafana_for_attendee(args.grafana, args.code)
     endpoint = SignalingEndpoint.parse(config.client.server_url, config.client.key)
     mode = AttendeeMode(args.mode)
-    attendee = LiveAttendee(config.client, endpoint, code, name=args.name, mode=mode)
+    attendee = LiveAttendee(
+        config.client,
+        endpoint,
+        code,
+        name=args.name,
+        mode=mode,
+        on_state=lambda text: say(text[0].upper() + text[1:]),
+    )
     replay = ActionReplay(
         config.browser,
         grafana,

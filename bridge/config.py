@@ -142,8 +142,21 @@ class ClientConfig:
     ice_servers: tuple[IceServerConfig, ...] = ()
     heartbeat_interval: float = 5.0
     connect_timeout: float = 15.0
+    ice_transport_policy: str = "all"
+    reconnect_initial: float = 0.5
+    reconnect_max: float = 5.0
+    presenter_grace: float = 60.0
 
     def __post_init__(self) -> None:
+        _check(
+            self.ice_transport_policy in ("all", "relay"), "ice_transport_policy", "all or relay"
+        )
+        _check(
+            0 < self.reconnect_initial <= self.reconnect_max,
+            "reconnect_initial",
+            "must be > 0 and <= reconnect_max",
+        )
+        _check(self.presenter_grace > 0, "presenter_grace", "must be > 0 seconds")
         _check(
             bool(re.fullmatch(r"https?://[^/\s]+(/\S*)?", self.server_url)),
             "server_url",

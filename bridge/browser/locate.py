@@ -21,6 +21,9 @@ _CONTAINS = re.compile(
     r""":contains\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|([^)"']*))\s*\)"""
 )
 _NTH_MATCH = re.compile(r":nth-match\(\s*(\d+)\s*\)\s*$")
+_PLAYWRIGHT_ONLY = re.compile(
+    r":has-text\(|:text\(|:text-is\(|:text-matches\(|>>|:visible|:nth-match\("
+)
 _JS_REGEX_SPECIAL = re.compile(r"[.*+?^${}()|[\]\\/]")
 _SELECTOR_HINT = re.compile(r"""[\[\]#.>:=~+*"']""")
 
@@ -30,11 +33,25 @@ class LocateError(BridgeError):
 
 
 @dataclass(frozen=True)
+class FastQuery:
+    """Standard CSS, optionally narrowed to elements whose text contains `contains`."""
+
+    css: str
+    contains: str | None = None
+
+    def to_json(self) -> dict[str, str | None]:
+        return {"css": self.css, "contains": self.contains}
+
+
+@dataclass(frozen=True)
 class Target:
     """Where an action applies: Playwright selectors tried in order, and the original text."""
 
     candidates: tuple[str, ...]
     reftarget: str
+    #: The same target for one in-page call (querySelectorAll plus an optional text
+    #: filter), when the selector allows it; None means Playwright's engine is needed.
+    fast_query: FastQuery | None = None
 
     def __str__(self) -> str:
         return self.reftarget
@@ -52,8 +69,7 @@ def looks_like_selector(text: str) -> bool:
     return text.startswith("grafana:") or bool(_SELECTOR_HINT.search(text))
 
 
-def translate_selector(reftarget: str, grafana: GrafanaSelectors) -> str:
-    """One dialect selector as one Playwright selector string."""
+def _expand_tokens(reftarget: str, grafana: GrafanaSelectors) -> str:
     selector = reftarget.strip()
     if not selector:
         raise LocateError("empty selector")
@@ -69,7 +85,30 @@ def translate_selector(reftarget: str, grafana: GrafanaSelectors) -> str:
         except ContractError as exc:
             raise LocateError(str(exc)) from None
 
-    selector = _TOKEN.sub(token, selector)
+    return _TOKEN.sub(token, selector)
+
+
+def fast_query(reftarget: str, grafana: GrafanaSelectors) -> FastQuery | None:
+    """The in-page form of a selector: plain CSS, or CSS ending in one `:contains(text)`."""
+    selector = _expand_tokens(reftarget, grafana)
+    text = None
+    matches = list(_CONTAINS.finditer(selector))
+    if len(matches) == 1 and matches[0].end() == len(selector.rstrip()):
+        match = matches[0]
+        text = _unescape(next(g for g in match.groups() if g is not None))
+        selector = selector[: match.start()]
+        if not selector or selector.endswith((" ", ">", "+", "~")):
+            selector += "*"
+    elif matches:
+        return None
+    if _PLAYWRIGHT_ONLY.search(selector) or "javascript:" in selector.lower():
+        return None
+    return FastQuery(selector, text)
+
+
+def translate_selector(reftarget: str, grafana: GrafanaSelectors) -> str:
+    """One dialect selector as one Playwright selector string."""
+    selector = _expand_tokens(reftarget, grafana)
 
     def contains(match: re.Match[str]) -> str:
         text = next(g for g in match.groups() if g is not None)
@@ -91,7 +130,7 @@ def button_target(reftarget: str, grafana: GrafanaSelectors) -> Target:
     """Pathfinder's `button` rule: a selector, or button text (exact first, then substring)."""
     text = reftarget.strip()
     if looks_like_selector(text):
-        return Target((translate_selector(text, grafana),), reftarget)
+        return Target((translate_selector(text, grafana),), reftarget, fast_query(text, grafana))
     if not text or len(text) > 500:
         raise LocateError("button text must be 1-500 characters")
     pattern = _quote(r"^\s*" + _JS_REGEX_SPECIAL.sub(r"\\\g<0>", text) + r"\s*$")
@@ -100,4 +139,6 @@ def button_target(reftarget: str, grafana: GrafanaSelectors) -> Target:
 
 
 def element_target(reftarget: str, grafana: GrafanaSelectors) -> Target:
-    return Target((translate_selector(reftarget, grafana),), reftarget)
+    return Target(
+        (translate_selector(reftarget, grafana),), reftarget, fast_query(reftarget, grafana)
+    )

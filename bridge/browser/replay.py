@@ -34,7 +34,7 @@ from bridge.browser.contract import (
     pathfinder_contract,
 )
 from bridge.browser.launch import add_contract, add_script, launch_chromium
-from bridge.browser.locate import Target
+from bridge.browser.locate import FastQuery, Target
 from bridge.browser.plan import ReplayPlan, ReplayStep, StepKind, plan_replay
 from bridge.config import BrowserConfig
 from bridge.errors import BridgeError
@@ -172,8 +172,16 @@ class ActionReplay:
         """Carry out one show_me or do_it; the result says what happened."""
         assert self.page is not None
         logger.info("[ActionReplay] Handling %s in %s mode", event.TYPE, self.mode.value)
-        await self.page.evaluate("() => window.__pathfinderBridgeReplay?.clear()")
         plan = self.plan(event)
+        first = plan.steps[0] if plan.steps else None
+        if (
+            first is None
+            or first.target is None
+            or first.target.fast_query is None
+            or (first.kind is StepKind.FILL)
+        ):
+            # The fast paths clear the previous highlight themselves; the others do it here.
+            await self.page.evaluate("() => window.__pathfinderBridgeReplay?.clear()")
         if not plan.ok:
             logger.warning("[ActionReplay] Refused %s: %s", event.stepId, plan.refused)
             return ReplayResult(event.stepId, False, f"refused: {plan.refused}")
@@ -205,11 +213,16 @@ class ActionReplay:
             await self._navigate(step.value)
             return 0.0, (time.perf_counter() - started) * 1000
         assert step.target is not None
+        fast = step.target.fast_query
+        if fast is not None and step.kind is not StepKind.FILL:
+            return await self._run_fast(step, fast)
         started = time.perf_counter()
         locator = await self._locate(step.target, acting=step.kind is not StepKind.HIGHLIGHT)
         located = time.perf_counter()
         if step.kind is StepKind.HIGHLIGHT:
-            drawn = await locator.evaluate(
+            # One handle: the overlay is drawn without resolving the selector a second time.
+            handle = await locator.element_handle(timeout=self.config.action_timeout * 1000)
+            drawn = await handle.evaluate(
                 "(el, o) => window.__pathfinderBridgeReplay.highlight(el, o)",
                 {
                     "comment": step.comment,
@@ -217,6 +230,7 @@ class ActionReplay:
                     "reftarget": step.target.reftarget,
                 },
             )
+            await handle.dispose()
             logger.info("[ActionReplay] Highlighted element: %s (%s)", step.target, drawn)
         elif step.kind is StepKind.CLICK:
             x, y = await self._aim(locator)
@@ -228,6 +242,53 @@ class ActionReplay:
             await self._fill(locator, step.value)
         done = time.perf_counter()
         return (located - started) * 1000, (done - located) * 1000
+
+    async def _run_fast(self, step: ReplayStep, query: FastQuery) -> tuple[float, float]:
+        """Plain CSS: one in-page call finds the element and draws, or aims for trusted input."""
+        assert self.page is not None and step.target is not None
+        timeout_ms = self.config.action_timeout * 1000
+        started = time.perf_counter()
+        if step.kind is StepKind.HIGHLIGHT:
+            options = {
+                "comment": step.comment,
+                "action": "highlight",
+                "reftarget": step.target.reftarget,
+            }
+            found = await self.page.evaluate(
+                "([q, o, t]) => window.__pathfinderBridgeReplay.highlightSelector(q, o, t)",
+                [query.to_json(), options, timeout_ms],
+            )
+            if not found["ok"]:
+                raise StepFailed(self._not_found(step.target, found.get("reason", "")))
+            logger.info("[ActionReplay] Highlighted element: %s (%s)", step.target, found["drawn"])
+            return (time.perf_counter() - started) * 1000, 0.0
+        for attempt in range(AIM_ATTEMPTS):
+            hit = await self.page.evaluate(
+                "([q, t]) => window.__pathfinderBridgeReplay.aimSelector(q, t)",
+                [query.to_json(), timeout_ms],
+            )
+            if not hit.get("found"):
+                raise StepFailed(self._not_found(step.target, hit.get("reason", "")))
+            if hit["count"] > MAX_MATCHES:
+                raise StepFailed(
+                    f"{hit['count']} elements match {step.target}; "
+                    "refusing to act on an ambiguous target"
+                )
+            if hit["ok"] or attempt == AIM_ATTEMPTS - 1:
+                break
+            await asyncio.sleep(AIM_RETRY_DELAY)
+        x, y = self._check_hit(hit, allow_disabled=step.kind is StepKind.HOVER)
+        located = time.perf_counter()
+        if step.kind is StepKind.CLICK:
+            await self.page.mouse.click(x, y)
+        else:
+            await self.page.mouse.move(x, y)
+        return (located - started) * 1000, (time.perf_counter() - located) * 1000
+
+    def _not_found(self, target: Target, reason: str) -> str:
+        if reason == "bad selector":
+            return f"bad selector {target}"
+        return f"element not found within {self.config.action_timeout:g} s: {target}"
 
     async def _locate(self, target: Target, *, acting: bool) -> Locator:
         assert self.page is not None
@@ -265,6 +326,9 @@ class ActionReplay:
             if hit["ok"] or attempt == AIM_ATTEMPTS - 1:
                 break
             await asyncio.sleep(AIM_RETRY_DELAY)
+        return self._check_hit(hit, allow_disabled=allow_disabled)
+
+    def _check_hit(self, hit: dict[str, Any], *, allow_disabled: bool) -> tuple[float, float]:
         if hit["stale"]:
             raise StepFailed("the target keeps being replaced; nothing was clicked")
         if hit["disabled"] and not allow_disabled:

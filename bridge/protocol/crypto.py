@@ -57,6 +57,25 @@ class PresenterKey:
         )
         return b64url_encode(der)
 
+    def to_pem(self) -> bytes:
+        return self.private_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+
+    @classmethod
+    def from_pem(cls, data: bytes) -> PresenterKey:
+        try:
+            key = serialization.load_pem_private_key(data, password=None)
+        except (ValueError, TypeError):
+            raise ProtocolError("not a PEM private key") from None
+        if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(
+            key.curve, ec.SECP256R1
+        ):
+            raise ProtocolError("the session key must be ECDSA P-256")
+        return cls(key)
+
     def sign(self, nonce: str) -> str:
         der = self.private_key.sign(nonce.encode("utf-8"), _ALGORITHM)
         r, s = decode_dss_signature(der)

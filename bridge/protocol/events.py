@@ -225,18 +225,24 @@ class SessionEvent:
     sessionId: str = ""
     timestamp: int = 0
     senderId: str = ""
+    #: Our extension: the presenter numbers its broadcasts so a rejoining attendee can tell
+    #: what it has already replayed. Pathfinder ignores fields it does not know.
+    seq: int | None = None
 
     def body(self) -> dict[str, Any]:
         return {}
 
     def to_wire(self) -> dict[str, Any]:
-        return {
+        wire = {
             "type": self.TYPE,
             "sessionId": self.sessionId,
             "timestamp": self.timestamp,
             "senderId": self.senderId,
             **self.body(),
         }
+        if self.seq is not None:
+            wire["seq"] = self.seq
+        return wire
 
     @classmethod
     def parse_body(cls, fields: _Fields) -> dict[str, Any]:
@@ -314,18 +320,40 @@ class Navigation(SessionEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class SyncState(SessionEvent):
+    """The current state, for late joiners and rejoins. `mode` and `lastEvent` are our
+    extensions: the session's default mode and the presenter's last show_me or do_it."""
+
     TYPE: ClassVar[str] = "sync_state"
     tutorialUrl: str
     stepNumber: int = 0
+    mode: AttendeeMode | None = None
+    lastEvent: StepEvent | None = None
 
     def body(self) -> dict[str, Any]:
-        return {"tutorialUrl": self.tutorialUrl, "stepNumber": self.stepNumber}
+        return _drop_none(
+            {
+                "tutorialUrl": self.tutorialUrl,
+                "stepNumber": self.stepNumber,
+                "mode": self.mode.value if self.mode else None,
+                "lastEvent": self.lastEvent.to_wire() if self.lastEvent else None,
+            }
+        )
 
     @classmethod
     def parse_body(cls, fields: _Fields) -> dict[str, Any]:
+        mode = None if fields.data.get("mode") is None else fields.choice("mode", AttendeeMode)
+        last = fields.data.get("lastEvent")
+        event = None
+        if last is not None:
+            parsed = parse_event(last, fields.limits)
+            if not isinstance(parsed, StepEvent):
+                raise fields.fail("lastEvent", "must be a show_me or do_it")
+            event = parsed
         return {
             "tutorialUrl": fields.text("tutorialUrl", default=""),
             "stepNumber": fields.integer("stepNumber", default=0),
+            "mode": mode,
+            "lastEvent": event,
         }
 
 
@@ -334,15 +362,18 @@ class AttendeeJoin(SessionEvent):
     TYPE: ClassVar[str] = "attendee_join"
     name: str = "Anonymous"
     mode: AttendeeMode = AttendeeMode.GUIDED
+    #: Our extension: on a rejoin, the last sequence number this attendee replayed.
+    lastSeq: int | None = None
 
     def body(self) -> dict[str, Any]:
-        return {"name": self.name, "mode": self.mode.value}
+        return _drop_none({"name": self.name, "mode": self.mode.value, "lastSeq": self.lastSeq})
 
     @classmethod
     def parse_body(cls, fields: _Fields) -> dict[str, Any]:
         return {
             "name": fields.text("name", default="Anonymous", limit=100) or "Anonymous",
             "mode": fields.choice("mode", AttendeeMode, default=AttendeeMode.GUIDED),
+            "lastSeq": fields.optional_integer("lastSeq"),
         }
 
 
@@ -571,6 +602,7 @@ def parse_message(data: Any, limits: EventLimits = DEFAULT_LIMITS) -> Message:
         "sessionId": fields.text("sessionId", default="", limit=200),
         "timestamp": fields.integer("timestamp", default=0),
         "senderId": fields.text("senderId", default="", limit=200),
+        "seq": fields.optional_integer("seq"),
     }
     return cls(**base, **cls.parse_body(fields))
 

@@ -36,6 +36,8 @@ class SandboxSettings:
     require_login: bool = False
     user: str = "admin"
     password: str = "admin"
+    #: Extra elements on every page, for benchmarks on a Grafana-sized DOM (~10,000 nodes).
+    extra_elements: int = 0
 
 
 def _script_json(value: object) -> str:

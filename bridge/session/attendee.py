@@ -33,7 +33,9 @@ from bridge.protocol.events import (
     SessionEnd,
     SessionEvent,
     SessionStart,
+    ShowMe,
     StepEvent,
+    SyncState,
     parse_message,
 )
 from bridge.protocol.joincode import JoinCode
@@ -99,6 +101,8 @@ class AttendeeSession:
     config: SessionConfig | None = None
     dropped_before_verification: int = 0
     duplicates_dropped: int = 0
+    #: The presenter's sequence number of the last event passed on; carried over a rejoin.
+    last_seq: int = 0
     _nonce: str = ""
     _last_step: tuple[str, str, int] | None = None
     _deadline: float = 0.0
@@ -128,6 +132,7 @@ class AttendeeSession:
         self._set_phase(AttendeePhase.JOINING)
         self._deadline = now + self.timings.session_start_wait
         join = AttendeeJoin(
+            lastSeq=self.last_seq or None,
             name=self.name,
             mode=self.mode,
             timestamp=now_ms,
@@ -205,6 +210,13 @@ class AttendeeSession:
             return [Deliver(event), Ended(reason or "the presenter ended the session")]
         if isinstance(event, AttendeeJoin | AttendeeLeave | AttendeeStatus | HandRaise):
             return []  # attendee-to-presenter messages have no business here
+        if event.seq is not None:
+            if event.seq <= self.last_seq:
+                self.duplicates_dropped += 1  # already replayed before a reconnect
+                return []
+            self.last_seq = event.seq
+        if isinstance(event, SyncState):
+            return self._sync(event)
         if isinstance(event, StepEvent):
             # As Pathfinder: a repeat of the same type and step within 500 ms is one click.
             key = (event.TYPE, event.stepId, event.timestamp)
@@ -214,6 +226,18 @@ class AttendeeSession:
                 return []
             self._last_step = key
         return [Deliver(event)]
+
+    def _sync(self, sync: SyncState) -> list[Output]:
+        """State after a (re)join: the guide and step, and the last highlight if it is new."""
+        outputs: list[Output] = [Deliver(sync)]
+        last = sync.lastEvent
+        if last is not None and (last.seq or 0) > self.last_seq:
+            self.last_seq = last.seq or 0
+            # The current highlight is state: show it. A missed do_it is history: never
+            # performed late, so nothing happens twice or out of order.
+            if isinstance(last, ShowMe):
+                outputs.append(Deliver(last))
+        return outputs
 
     # -- outgoing ----------
 

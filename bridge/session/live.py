@@ -21,6 +21,8 @@ from bridge.protocol.events import AttendeeMode, AttendeeState, SessionEvent
 from bridge.protocol.joincode import JoinCode, new_session_id
 from bridge.session import attendee as att
 from bridge.session import presenter as pres
+from bridge.session.session_file import PresenterIdentity
+from bridge.transport.backoff import backoff
 from bridge.transport.dataconnection import DataConnection, DataConnectionError
 from bridge.transport.endpoint import SignalingEndpoint
 from bridge.transport.peer import Peer
@@ -74,16 +76,18 @@ class LivePresenter:
         on_notice: Callable[[pres.Notice], None] | None = None,
         timings: pres.PresenterTimings | None = None,
         session_id: str | None = None,
+        identity: PresenterIdentity | None = None,
     ) -> None:
         self._client = client
         self._endpoint = endpoint
         self._on_notice = on_notice or (lambda notice: None)
-        self._requested_id = session_id
+        self._identity = identity
+        self._requested_id = identity.session_id if identity else session_id
         self.session = pres.PresenterSession(
             session_id="",
             name=name,
             tutorial_url=tutorial_url,
-            key=PresenterKey.generate(),
+            key=identity.key if identity else PresenterKey.generate(),
             default_mode=default_mode,
             timings=timings or pres.PresenterTimings(),
         )
@@ -100,8 +104,10 @@ class LivePresenter:
                 self._endpoint,
                 session_id,
                 ice_servers=self._client.ice_servers,
+                ice_transport_policy=self._client.ice_transport_policy,
                 heartbeat_interval=self._client.heartbeat_interval,
                 connect_timeout=self._client.connect_timeout,
+                token=self._identity.token if self._identity else None,
             )
             try:
                 await peer.open()
@@ -111,6 +117,9 @@ class LivePresenter:
                 raise
             self.peer = peer
             self.session.session_id = session_id
+            # Sequence numbers start at the start time (ms): a restarted presenter numbers
+            # above everything it sent before, so attendees never take a new event for an old.
+            self.session.seq = max(self.session.seq, now_ms())
             break
         assert self.peer is not None
         logger.info("[SessionManager] Session %s started", self.session.session_id)
@@ -187,6 +196,10 @@ class LivePresenter:
 
 
 class LiveAttendee:
+    """An attendee that stays in the session: it reconnects by itself when its data
+    connection drops, re-verifies the presenter, and resumes from the state the presenter
+    sends (sync_state), never replaying an event twice (sequence numbers)."""
+
     def __init__(
         self,
         client: ClientConfig,
@@ -197,19 +210,23 @@ class LiveAttendee:
         mode: AttendeeMode = AttendeeMode.GUIDED,
         timings: att.AttendeeTimings | None = None,
         max_pending_events: int = 1000,
+        on_state: Callable[[str], None] | None = None,
     ) -> None:
         self._client = client
         self._endpoint = endpoint
-        self.session = att.AttendeeSession(
-            code, name=name, mode=mode, timings=timings or att.AttendeeTimings()
-        )
+        self._timings = timings or att.AttendeeTimings()
+        self.session = att.AttendeeSession(code, name=name, mode=mode, timings=self._timings)
         self.peer: Peer | None = None
         self.connection: DataConnection | None = None
         self.events: asyncio.Queue[SessionEvent] = asyncio.Queue(max_pending_events)
         self.outcome: asyncio.Future[str] | None = None
         self.rejected: list[str] = []
+        self.reconnects = 0
+        self._on_state = on_state or (lambda text: None)
         self._tasks = _Tasks()
         self._settled = asyncio.Event()  # set once joining succeeded or failed
+        self._lost = asyncio.Event()  # set when the data connection drops
+        self._closing = False
 
     async def join(self) -> None:
         """Connect, verify the presenter and join; raise SessionError when that fails."""
@@ -219,23 +236,82 @@ class LiveAttendee:
             ice_servers=self._client.ice_servers,
             heartbeat_interval=self._client.heartbeat_interval,
             connect_timeout=self._client.connect_timeout,
+            ice_transport_policy=self._client.ice_transport_policy,
         )
         await self.peer.open()
+        try:
+            await self._connect_once()
+        except BaseException:
+            await self.close(leave=False)
+            raise
+        self._tasks.spawn(self._tick_forever(), "attendee-tick")
+        self._tasks.spawn(self._supervise(), "attendee-supervise")
+
+    async def _connect_once(self) -> None:
+        """One data connection, one handshake: verified and joined, or SessionError."""
+        assert self.peer is not None and self.outcome is not None
+        self._settled.clear()
+        self._lost.clear()
         self.connection = await self.peer.connect(self.session.code.id)
         self._perform(self.session.channel_opened(time.monotonic(), now_ms()))
         self._tasks.spawn(self._read(self.connection), "attendee-read")
-        self._tasks.spawn(self._tick_forever(), "attendee-tick")
-        timings = self.session.timings
+        timings = self._timings
         try:
             async with asyncio.timeout(timings.challenge_timeout + timings.session_start_wait + 1):
                 await self._settled.wait()
         except TimeoutError:
-            await self.close(leave=False)
             raise SessionError("the presenter did not start the session") from None
         if self.session.phase is not att.AttendeePhase.ACTIVE:
-            reason = self.outcome.result() if self.outcome.done() else "failed"
-            await self.close(leave=False)
+            reason = self.outcome.result() if self.outcome.done() else "the connection closed"
             raise SessionError(reason)
+
+    async def _supervise(self) -> None:
+        """Reconnect after a drop, with backoff, until the presenter's grace period ends."""
+        assert self.outcome is not None
+        while not self.outcome.done():
+            lost: asyncio.Future[Any] = asyncio.ensure_future(self._lost.wait())
+            ended: asyncio.Future[Any] = self.outcome
+            try:
+                await asyncio.wait([lost, ended], return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                lost.cancel()
+            if self.outcome.done() or self._closing:
+                return
+            self._on_state("presenter disconnected, waiting")
+            logger.warning("[SessionManager] Connection to the presenter lost; reconnecting")
+            if not await self._reconnect():
+                return
+            self.reconnects += 1
+            self._on_state("reconnected")
+            logger.info("[SessionManager] Reconnected to the presenter")
+
+    async def _reconnect(self) -> bool:
+        assert self.outcome is not None
+        deadline = time.monotonic() + self._client.presenter_grace
+        delays = backoff(self._client.reconnect_initial, 2.0, self._client.reconnect_max)
+        while time.monotonic() < deadline:
+            await asyncio.sleep(min(next(delays), max(0.0, deadline - time.monotonic())))
+            if self.connection is not None:
+                await self.connection.close()
+            # A fresh handshake: the presenter is verified again on every connection.
+            self.session = att.AttendeeSession(
+                self.session.code,
+                name=self.session.name,
+                mode=self.session.mode,
+                timings=self._timings,
+                last_seq=self.session.last_seq,
+            )
+            try:
+                await self._connect_once()
+                return True
+            except SessionError as exc:
+                if self.session.phase is att.AttendeePhase.FAILED:
+                    self._finish(str(exc))  # an impostor: never retried
+                    return False
+            except (DataConnectionError, SignalingError) as exc:
+                logger.debug("[SessionManager] Reconnect attempt failed: %s", exc)
+        self._finish(f"the presenter did not come back within {self._client.presenter_grace:g} s")
+        return False
 
     async def next_event(self) -> SessionEvent | None:
         """The next event from the presenter, or None once the session is over."""
@@ -270,6 +346,7 @@ class LiveAttendee:
         self._perform(self.session.report(status, now_ms(), step=step, error=error))
 
     async def close(self, *, leave: bool = True) -> None:
+        self._closing = True
         if self.outcome is not None and not self.outcome.done():
             self.outcome.set_result("left")
         if leave and self.connection is not None and self.session.verified:
@@ -279,8 +356,6 @@ class LiveAttendee:
         if self.peer is not None:
             await self.peer.close()
             self.peer = None
-        if self.outcome is not None and not self.outcome.done():
-            self.outcome.set_result("left")
 
     async def _read(self, connection: DataConnection) -> None:
         try:
@@ -288,7 +363,9 @@ class LiveAttendee:
                 data = await connection.recv()
                 self._perform(self.session.message_received(data, time.monotonic(), now_ms()))
         except DataConnectionError:
-            self._finish("the connection to the presenter closed")
+            if connection is self.connection:
+                self._lost.set()
+                self._settled.set()
 
     async def _tick_forever(self) -> None:
         while True:

@@ -133,6 +133,8 @@ class PresenterSession:
     attendees: dict[str, Attendee] = field(default_factory=dict)
     step_number: int = 0
     ended: bool = False
+    seq: int = 0
+    last_step: StepEvent | None = None
     _next_heartbeat: float = 0.0
 
     @property
@@ -201,10 +203,15 @@ class PresenterSession:
             **self._base(now_ms),
         )
         outputs: list[Output] = [SendTo(attendee.conn, start.to_wire())]
-        if self.step_number or self.tutorial_url:
-            # A late joiner gets the current guide and step at once.
+        if self.step_number or self.tutorial_url or self.last_step:
+            # A late joiner, or a rejoin, gets the current guide, step, mode and the last
+            # highlight at once; the attendee skips what it has already replayed (seq).
             sync = SyncState(
-                tutorialUrl=self.tutorial_url, stepNumber=self.step_number, **self._base(now_ms)
+                tutorialUrl=self.tutorial_url,
+                stepNumber=self.step_number,
+                mode=self.default_mode,
+                lastEvent=self.last_step,
+                **self._base(now_ms),
             )
             outputs.append(SendTo(attendee.conn, sync.to_wire()))
         if first:
@@ -252,13 +259,15 @@ class PresenterSession:
 
     def broadcast(self, event: SessionEvent, now_ms: int) -> list[Output]:
         """Send one event to every joined attendee; remember what a late joiner needs."""
-        stamped = self.stamp(event, now_ms)
+        self.seq += 1
+        stamped = dataclasses.replace(self.stamp(event, now_ms), seq=self.seq)
         if isinstance(stamped, Navigation):
             self.tutorial_url = stamped.tutorialUrl
             self.step_number = stamped.stepNumber or 0
         elif isinstance(stamped, SyncState):
             self.tutorial_url, self.step_number = stamped.tutorialUrl, stamped.stepNumber
         if isinstance(stamped, StepEvent):
+            self.last_step = stamped
             logger.info(
                 "[ActionCapture] Broadcasted %s event for step: %s", stamped.TYPE, stamped.stepId
             )

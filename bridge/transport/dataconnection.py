@@ -25,6 +25,7 @@ from aiortc import (
     RTCPeerConnection,
     RTCSessionDescription,
 )
+from aiortc.rtcconfiguration import RTCIceTransportPolicy
 from aiortc.sdp import candidate_from_sdp
 
 from bridge.config import IceServerConfig
@@ -60,8 +61,13 @@ def new_connection_id() -> str:
     return "dc_" + "".join(secrets.choice(alphabet) for _ in range(10))
 
 
-def rtc_configuration(ice_servers: tuple[IceServerConfig, ...]) -> RTCConfiguration:
+def rtc_configuration(
+    ice_servers: tuple[IceServerConfig, ...], policy: str = "all"
+) -> RTCConfiguration:
     return RTCConfiguration(
+        iceTransportPolicy=RTCIceTransportPolicy.RELAY
+        if policy == "relay"
+        else RTCIceTransportPolicy.ALL,
         iceServers=[
             RTCIceServer(
                 urls=list(server.urls),
@@ -69,7 +75,7 @@ def rtc_configuration(ice_servers: tuple[IceServerConfig, ...]) -> RTCConfigurat
                 credential=server.credential or None,
             )
             for server in ice_servers
-        ]
+        ],
     )
 
 
@@ -89,6 +95,7 @@ class DataConnection:
         reliable: bool = True,
         metadata: Any = None,
         max_queued: int = 1000,
+        ice_transport_policy: str = "all",
     ) -> None:
         self.peer = peer
         self.connection_id = connection_id
@@ -96,7 +103,7 @@ class DataConnection:
         self.reliable = reliable
         self.metadata = metadata
         self.codec = ConnectionCodec(serialization)
-        self.pc = RTCPeerConnection(rtc_configuration(ice_servers))
+        self.pc = RTCPeerConnection(rtc_configuration(ice_servers, ice_transport_policy))
         self.channel: RTCDataChannel | None = None
         self.state = ConnectionState.NEGOTIATING
         self.opened = asyncio.Event()

@@ -40,13 +40,17 @@ class Peer:
         heartbeat_interval: float = 5.0,
         connect_timeout: float = 15.0,
         max_incoming: int = 256,
+        ice_transport_policy: str = "all",
+        token: str | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.id = peer_id or ""
         self.ice_servers = ice_servers
+        self.ice_transport_policy = ice_transport_policy
         self.connect_timeout = connect_timeout
         self._heartbeat_interval = heartbeat_interval
-        self._token = secrets.token_hex(8)
+        # The same id and token re-register after a restart (the server replaces the socket).
+        self._token = token or secrets.token_hex(8)
         self._signaling: SignalingClient | None = None
         self._connections: dict[str, DataConnection] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -128,6 +132,7 @@ class Peer:
             remote_id,
             new_connection_id(),
             ice_servers=self.ice_servers,
+            ice_transport_policy=self.ice_transport_policy,
             serialization=serialization,
             metadata=metadata,
         )
@@ -214,6 +219,7 @@ class Peer:
             src,
             connection_id,
             ice_servers=self.ice_servers,
+            ice_transport_policy=self.ice_transport_policy,
             serialization=serialization,
             reliable=bool(payload.get("reliable", True)),
             metadata=payload.get("metadata"),

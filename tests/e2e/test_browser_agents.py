@@ -321,3 +321,65 @@ def test_demo_runs_every_guide() -> None:
         for line in summary:
             done, total = line.split(": ")[1].split(" ")[0].split("/")
             assert done == total and int(total) > 0, [x for x in lines if "failed" in x]
+
+
+def test_presenter_signs_in_and_shows_the_attendee_table(
+    playwright: Playwright, server: str
+) -> None:
+    port = free_port()
+    with (
+        SandboxServer(SandboxSettings(require_login=True)) as site,
+        CliProcess(
+            "present",
+            "--grafana",
+            site.url,
+            "--guide",
+            site.guide_url("grafana-shell"),
+            "--server",
+            server,
+            "--headless",
+            "--remote-debugging-port",
+            str(port),
+            "--user",
+            "admin",
+            "--password",
+            "admin",
+            "--status-interval",
+            "0.5",
+        ) as presenter,
+    ):
+        code = presenter.wait_for(lambda line: line.startswith("Join code: ")).removeprefix(
+            "Join code: "
+        )
+        driver = attach(playwright, port)
+        assert "/login" not in driver.url  # signed in, then the guide opened
+        with CliProcess("follow", code, "--no-browser", "--name", "Finn", "--server", server):
+            presenter.wait_for(lambda line: line == "+ Finn joined (guided mode)")
+            click_step(driver, "show-me", "help")
+            presenter.wait_for(
+                lambda line: line.startswith("> show_me highlight \"button[aria-label='Help']\"")
+            )
+            presenter.wait_for(lambda line: line == "Attendees (1):")
+            row = presenter.wait_for(lambda line: line.strip().startswith("Finn"))
+            assert "guided" in row and "connected" in row
+
+
+def test_wrong_password_is_reported(server: str) -> None:
+    with (
+        SandboxServer(SandboxSettings(require_login=True)) as site,
+        CliProcess(
+            "present",
+            "--grafana",
+            site.url,
+            "--server",
+            server,
+            "--headless",
+            "--user",
+            "admin",
+            "--password",
+            "nope",
+        ) as presenter,
+    ):
+        assert presenter.process.wait(60) == 1
+    assert "signing in to Grafana failed: check --user and --password" in presenter.stderr
+    assert "Traceback" not in presenter.stderr

@@ -47,9 +47,14 @@ async def test_boot_data_and_selector_table() -> None:
 async def test_highlight_and_navigation_in_real_grafana() -> None:
     replay = await signed_in_replay(AttendeeMode.FOLLOW)
     try:
-        show = ShowMe(stepId="t1", action=InteractiveAction(TargetAction.HIGHLIGHT,
-                                                             "grafana:components.NavBar.Toggle.button",
-                                                             targetComment="The menu"))
+        show = ShowMe(
+            stepId="t1",
+            action=InteractiveAction(
+                TargetAction.HIGHLIGHT,
+                "grafana:components.NavBar.Toggle.button",
+                targetComment="The menu",
+            ),
+        )
         result = await replay.replay(show)
         assert result.ok, result.detail
         go = DoIt(stepId="t2", action=InteractiveAction(TargetAction.NAVIGATE, "/dashboards"))
@@ -57,7 +62,9 @@ async def test_highlight_and_navigation_in_real_grafana() -> None:
         assert result.ok, result.detail
         await asyncio.sleep(1)
         assert replay.page is not None and "/dashboards" in replay.page.url
-        evil = DoIt(stepId="t3", action=InteractiveAction(TargetAction.NAVIGATE, "https://example.com/"))
+        evil = DoIt(
+            stepId="t3", action=InteractiveAction(TargetAction.NAVIGATE, "https://example.com/")
+        )
         assert not (await replay.replay(evil)).ok
     finally:
         await replay.close()

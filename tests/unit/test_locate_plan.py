@@ -236,3 +236,22 @@ def test_pathfinder_contract() -> None:
     assert contract.step_selector == "div.interactive-step"
     assert contract.attribute("step_id") == "data-step-id"
     assert contract["show_button"]["class"] == "interactive-step-show-btn"
+
+
+def test_fast_queries_for_the_in_page_path() -> None:
+    from bridge.browser.locate import FastQuery, fast_query
+
+    assert fast_query("#plain > .css", NEW) == FastQuery("#plain > .css")
+    assert fast_query('header span:contains("Grafana")', NEW) == FastQuery("header span", "Grafana")
+    assert fast_query("nav :contains(Explore)", NEW) == FastQuery("nav *", "Explore")
+    assert fast_query("grafana:pages.AddDashboard.addNewPanel", OLD) == FastQuery(
+        '[aria-label="Add new panel"]'
+    )
+    for needs_playwright in (
+        "section:has(h2:contains(Data))",
+        "a:nth-match(2)",
+        'span:text("x")',
+        "a:contains(x) b",
+    ):
+        assert fast_query(needs_playwright, NEW) is None, needs_playwright
+    assert button_target("Save", NEW).fast_query is None  # button text uses the text rule

@@ -87,11 +87,57 @@
     return input ? input.value : el.textContent;
   }
 
+  // The fast path for plain CSS targets: wait for the first match to be visible (as
+  // Pathfinder's querySelector would find it), then draw or aim in the same call.
+  function isVisible(el) {
+    const rect = el.getBoundingClientRect();
+    if (rect.width === 0 && rect.height === 0) return false;
+    return getComputedStyle(el).visibility !== "hidden";
+  }
+
+  // query: {css, contains}: Pathfinder's `css:contains(text)` is a text filter on the matches.
+  async function waitFor(query, timeoutMs) {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      let all;
+      try { all = Array.from(document.querySelectorAll(query.css)); } catch { return { error: "bad selector" }; }
+      if (query.contains !== null) all = all.filter((el) => el.textContent.includes(query.contains));
+      const el = all[0];
+      if (el && isVisible(el)) return { el, count: all.length };
+      if (performance.now() >= deadline) return { error: "timeout" };
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  function ensureInView(el) {
+    const rect = el.getBoundingClientRect();
+    if (rect.bottom < 0 || rect.right < 0 || rect.top > innerHeight || rect.left > innerWidth) {
+      el.scrollIntoView({ block: "center", inline: "center" });
+    }
+  }
+
+  async function highlightSelector(selector, options, timeoutMs) {
+    const found = await waitFor(selector, timeoutMs);
+    if (found.error) return { ok: false, reason: found.error };
+    ensureInView(found.el);
+    return { ok: true, count: found.count, drawn: highlight(found.el, options) };
+  }
+
+  async function aimSelector(selector, timeoutMs) {
+    const found = await waitFor(selector, timeoutMs);
+    if (found.error) return { ok: false, reason: found.error };
+    clear();
+    ensureInView(found.el);
+    return { ...hitTest(found.el), count: found.count, found: true };
+  }
+
   // In-app navigation to a path Python has already checked, as a router link does.
   function navigate(path) {
     history.pushState({}, "", path);
     dispatchEvent(new PopStateEvent("popstate"));
   }
 
-  window.__pathfinderBridgeReplay = { highlight, clear, hitTest, inputKind, readValue, navigate };
+  window.__pathfinderBridgeReplay = {
+    highlight, clear, hitTest, inputKind, readValue, navigate, highlightSelector, aimSelector,
+  };
 })();

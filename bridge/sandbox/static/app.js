@@ -293,5 +293,14 @@
   }
 
   window.sandbox = { navigate, render, sel, h, store };
-  document.addEventListener("DOMContentLoaded", render);
+  // A Grafana-sized DOM for benchmarks: a dashboard grid of many cells below the app.
+  function addBulk(count) {
+    if (!count) return;
+    const grid = h("div", { class: "bulk", "aria-hidden": "true" });
+    for (let i = 0; i < count / 10; i++) {
+      grid.append(h("div", { class: "bulk-row" }, Array.from({ length: 9 }, (_, j) => h("span", { class: "cell" }, i * 9 + j))));
+    }
+    document.body.append(grid);
+  }
+  document.addEventListener("DOMContentLoaded", () => { render(); addBulk(boot.sandbox.extraElements); });
 })();

@@ -1,0 +1,178 @@
+"""Replay benchmark: from the presenter's click to the highlight (or the action) in attendee pages.
+
+One Chromium, one context per page (BROWSER-NOTES: cheaper than a browser each); the presenter and
+attendee sandboxes carry a Grafana-sized DOM (about 10,000 extra elements). For N = 1, 5, 10
+browser attendees: 100 Show me clicks -> highlight present over the target in every attendee page
+(guided mode), and 50 Do it clicks -> the click performed (follow mode). Reports p50/p99 and where
+the time goes: capture (click to Python), channel (broadcast to the attendee's receipt), locate,
+draw/act. Clock: the page's performance.timeOrigin + now() and Python's time.time(), both epoch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import os
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from playwright.async_api import Page, async_playwright  # noqa: E402
+
+from bridge.browser.capture import ActionCapture, CapturedStep  # noqa: E402
+from bridge.browser.launch import launch_chromium  # noqa: E402
+from bridge.browser.replay import ActionReplay  # noqa: E402
+from bridge.config import BrowserConfig, ClientConfig, ServerConfig  # noqa: E402
+from bridge.protocol.events import AttendeeMode, StepEvent  # noqa: E402
+from bridge.sandbox.server import SandboxServer, SandboxSettings  # noqa: E402
+from bridge.session.live import LiveAttendee, LivePresenter  # noqa: E402
+from bridge.signaling.server import SignalingServer  # noqa: E402
+from bridge.transport.endpoint import SignalingEndpoint  # noqa: E402
+
+SHOW_STEPS = ["menu-toggle", "help", "dock", "toolbar", "brand"]
+EXTRA_ELEMENTS = 10_000
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(p / 100 * len(ordered)) - 1))]
+
+
+@dataclass
+class Click:
+    captured_ms: float = 0.0
+    broadcast_ms: float = 0.0
+    received: list[float] = field(default_factory=list)
+    results: list[tuple[float, float, float, bool]] = field(
+        default_factory=list
+    )  # done, locate, act, ok
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+async def run(n: int, show_clicks: int, do_clicks: int) -> dict[str, float]:
+    browser_config = BrowserConfig()
+    heavy = SandboxSettings(extra_elements=EXTRA_ELEMENTS)
+    clicks: list[Click] = []
+    async with SignalingServer(ServerConfig(port=0)) as signaling, async_playwright() as playwright:
+        with SandboxServer(heavy) as presenter_site, SandboxServer(heavy) as attendee_site:
+            endpoint = SignalingEndpoint.parse(signaling.url, "pathfinder")
+            browser = await launch_chromium(playwright, browser_config, headless=True)
+            presenter = LivePresenter(ClientConfig(), endpoint, name="bench")
+            code = await presenter.start()
+
+            def on_step(step: CapturedStep) -> None:
+                click = clicks[-1]
+                click.captured_ms = step.captured_at_ms
+                click.broadcast_ms = time.time() * 1000
+                presenter.broadcast(step.event)
+
+            capture = ActionCapture(browser_config, presenter_site.url, on_step=on_step)
+            page = await capture.start(browser=browser)
+            await capture.open_guide(presenter_site.guide_url("grafana-shell"))
+            replays: list[ActionReplay] = []
+            tasks = []
+            for i in range(n):
+                replay = ActionReplay(browser_config, attendee_site.url, mode=AttendeeMode.GUIDED)
+                await replay.start(browser=browser)
+                await replay.open_guide(presenter_site.guide_url("grafana-shell"))
+                live = LiveAttendee(ClientConfig(), endpoint, code, name=f"b{i}")
+                await live.join()
+                replays.append(replay)
+                tasks.append(asyncio.create_task(attend(live, replay, clicks, n)))
+            await page.wait_for_selector(".interactive-step")
+            for i in range(show_clicks):
+                # Five steps in turn, 0.12 s apart: no step repeats within Pathfinder's 500 ms.
+                await click(page, "show-me", SHOW_STEPS[i % len(SHOW_STEPS)], clicks, gap=0.12)
+            for replay in replays:
+                replay.mode = AttendeeMode.FOLLOW
+            for _ in range(do_clicks):
+                await click(
+                    page, "do-it", "menu-toggle", clicks, gap=0.55
+                )  # one step: wait out the 500 ms rule
+            await presenter.stop()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await browser.close()
+    show, do = clicks[:show_clicks], clicks[show_clicks:]
+
+    def figures(group: list[Click]) -> dict[str, float]:
+        total = [done - c.captured_ms for c in group for done, _, _, ok in c.results if ok]
+        failures = sum(1 for c in group for *_, ok in c.results if not ok)
+        return {
+            "p50": statistics.median(total),
+            "p99": percentile(total, 99),
+            "capture": statistics.median(c.broadcast_ms - c.captured_ms for c in group),
+            "channel": statistics.median(r - c.broadcast_ms for c in group for r in c.received),
+            "locate": statistics.median(loc for c in group for _, loc, _, _ in c.results),
+            "act": statistics.median(act for c in group for _, _, act, _ in c.results),
+            "failed": failures,
+        }
+
+    return {
+        **{f"show {k}": v for k, v in figures(show).items()},
+        **{f"do {k}": v for k, v in figures(do).items()},
+    }
+
+
+async def click(page: Page, kind: str, step_id: str, clicks: list[Click], gap: float = 0.0) -> None:
+    clicks.append(Click())
+    box = await page.locator(f'[data-testid="interactive-{kind}-{step_id}"]').bounding_box()
+    assert box is not None
+    await page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    async with asyncio.timeout(30):
+        await clicks[-1].done.wait()
+    await asyncio.sleep(gap)
+
+
+async def attend(live: LiveAttendee, replay: ActionReplay, clicks: list[Click], n: int) -> None:
+    try:
+        await _attend(live, replay, clicks, n)
+    except Exception as exc:
+        print(f"attendee failed: {exc!r}", file=sys.stderr)
+        raise
+
+
+async def _attend(live: LiveAttendee, replay: ActionReplay, clicks: list[Click], n: int) -> None:
+    while (event := await live.next_event()) is not None:
+        if not isinstance(event, StepEvent):
+            continue
+        current = clicks[-1]
+        current.received.append(time.time() * 1000)
+        result = await replay.replay(event)
+        current.results.append((result.finished_at_ms, result.locate_ms, result.act_ms, result.ok))
+        if len(current.results) == n:
+            current.done.set()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1,5,10")
+    parser.add_argument("--show", type=int, default=100)
+    parser.add_argument("--do", type=int, default=50)
+    args = parser.parse_args()
+    rows = []
+    for n in (int(s) for s in args.sizes.split(",")):
+        rows.append((n, asyncio.run(run(n, args.show, args.do))))
+        print(f"  measured N={n}", file=sys.stderr, flush=True)
+    print(
+        f"\nReplay benchmark ({os.cpu_count()} cores, headless Chromium, one context per page, "
+        f"{EXTRA_ELEMENTS} extra elements per page; {args.show} Show me and {args.do} Do it clicks)\n"
+    )
+    keys = list(rows[0][1])
+    print(f"{'attendees':>9}  " + "  ".join(f"{k:>12}" for k in keys))
+    for n, figures in rows:
+        print(f"{n:>9}  " + "  ".join(f"{figures[k]:>12.1f}" for k in keys))
+    print(
+        "\nms; show/do p50 and p99 are click to highlight drawn / click performed, over every "
+        "attendee; capture, channel, locate, act are medians of the parts."
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,175 @@
+"""Staying alive: attendees reconnect, resume from state without double replay, wait for a
+presenter within its grace period, and refuse an impostor that takes the id meanwhile."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bridge.config import ClientConfig, ServerConfig
+from bridge.protocol.events import InteractiveAction, ShowMe, StepEvent, SyncState, TargetAction
+from bridge.session.live import LiveAttendee, LivePresenter
+from bridge.session.session_file import PresenterIdentity
+from bridge.signaling.server import SignalingServer
+from bridge.transport.endpoint import SignalingEndpoint
+from tests.conftest import UNIT
+
+CLIENT = ClientConfig(reconnect_initial=0.2, reconnect_max=1.0, presenter_grace=20.0)
+
+
+@pytest.fixture
+async def endpoint() -> AsyncIterator[SignalingEndpoint]:
+    async with SignalingServer(
+        ServerConfig(port=0, expire_timeout=1.0, cleanup_interval=0.1)
+    ) as server:
+        yield SignalingEndpoint.parse(server.url, "pathfinder")
+
+
+def show(step: str) -> ShowMe:
+    return ShowMe(stepId=step, action=InteractiveAction(TargetAction.HIGHLIGHT, f"#{step}"))
+
+
+async def step_events(attendee: LiveAttendee, count: int, seconds: float = 10.0) -> list[StepEvent]:
+    found: list[StepEvent] = []
+    async with asyncio.timeout(seconds * UNIT):
+        while len(found) < count:
+            event = await attendee.next_event()
+            assert event is not None, "session ended"
+            if isinstance(event, StepEvent):
+                found.append(event)
+    return found
+
+
+async def drop_presenter(presenter: LivePresenter) -> None:
+    """The presenter vanishes without a word (crash, network), as kill -9 would."""
+    await presenter._tasks.cancel_all()
+    assert presenter.peer is not None
+    await presenter.peer.close()
+    presenter.peer = None
+
+
+async def wait_until(condition: object, seconds: float = 10.0) -> None:
+    async with asyncio.timeout(seconds * UNIT):
+        while not condition():  # type: ignore[operator]  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+
+
+async def test_cut_connection_comes_back_with_state_and_no_double_replay(
+    endpoint: SignalingEndpoint,
+) -> None:
+    presenter = LivePresenter(
+        CLIENT, endpoint, name="Resilient", tutorial_url="https://grafana.com/docs/x"
+    )
+    code = await presenter.start()
+    states: list[str] = []
+    attendee = LiveAttendee(CLIENT, endpoint, code, name="Ada", on_state=states.append)
+    try:
+        await attendee.join()
+        presenter.broadcast(show("s1"))
+        assert [e.stepId for e in await step_events(attendee, 1)] == ["s1"]
+        assert attendee.connection is not None
+        cut_at = time.monotonic()
+        await attendee.connection.pc.close()  # the attendee's data connection dies
+        await wait_until(lambda: not presenter.attendees)
+        presenter.broadcast(show("s2"))  # missed while away: comes back as state
+        await wait_until(lambda: attendee.reconnects == 1)
+        assert time.monotonic() - cut_at < 5 * UNIT
+        assert states == ["presenter disconnected, waiting", "reconnected"]
+        presenter.broadcast(show("s3"))
+        events = await step_events(attendee, 2)
+        assert [e.stepId for e in events] == ["s2", "s3"]  # s1 not replayed again
+        assert [a.name for a in presenter.attendees] == ["Ada"]
+    finally:
+        await attendee.close()
+        await presenter.stop()
+
+
+async def test_presenter_that_never_returns_ends_the_session(endpoint: SignalingEndpoint) -> None:
+    presenter = LivePresenter(CLIENT, endpoint, name="Gone")
+    code = await presenter.start()
+    client = dataclasses.replace(CLIENT, presenter_grace=2.0)
+    attendee = LiveAttendee(client, endpoint, code)
+    try:
+        await attendee.join()
+        await drop_presenter(presenter)
+        assert attendee.outcome is not None
+        async with asyncio.timeout(10 * UNIT):
+            reason = await asyncio.shield(attendee.outcome)
+        assert reason == "the presenter did not come back within 2 s"
+    finally:
+        await attendee.close(leave=False)
+
+
+async def test_presenter_restarted_with_its_session_file_is_followed_again(
+    endpoint: SignalingEndpoint, tmp_path: object
+) -> None:
+    identity = PresenterIdentity.new()
+    first = LivePresenter(CLIENT, endpoint, name="Phoenix", identity=identity)
+    code = await first.start()
+    attendee = LiveAttendee(CLIENT, endpoint, code, name="Ada")
+    await attendee.join()
+    try:
+        first.broadcast(show("before"))
+        await step_events(attendee, 1)
+        await drop_presenter(first)
+        second = LivePresenter(CLIENT, endpoint, name="Phoenix", identity=identity)
+        assert (await second.start()).encode() == code.encode()  # the same join code
+        await wait_until(lambda: attendee.reconnects == 1, 20)
+        second.broadcast(show("after"))
+        assert [e.stepId for e in await step_events(attendee, 1)] == ["after"]
+        await second.stop()
+    finally:
+        await attendee.close(leave=False)
+
+
+async def test_an_impostor_taking_the_id_after_a_drop_is_refused(
+    endpoint: SignalingEndpoint,
+) -> None:
+    real = LivePresenter(CLIENT, endpoint, name="Real")
+    code = await real.start()
+    attendee = LiveAttendee(CLIENT, endpoint, code, name="Ada")
+    await attendee.join()
+    await drop_presenter(real)
+    await asyncio.sleep(0.3)
+    impostor = LivePresenter(CLIENT, endpoint, name="Fake", session_id=code.id)
+    await impostor.start()
+    try:
+        assert attendee.outcome is not None
+        async with asyncio.timeout(15 * UNIT):
+            reason = await asyncio.shield(attendee.outcome)
+        assert "failed the identity check" in reason
+        assert impostor.attendees == []
+    finally:
+        await attendee.close(leave=False)
+        await impostor.stop()
+
+
+async def test_late_joiner_state_includes_mode_and_last_highlight(
+    endpoint: SignalingEndpoint,
+) -> None:
+    presenter = LivePresenter(
+        CLIENT, endpoint, name="State", tutorial_url="https://grafana.com/docs/y"
+    )
+    code = await presenter.start()
+    presenter.broadcast(show("current"))
+    late = LiveAttendee(CLIENT, endpoint, code)
+    try:
+        await late.join()
+        seen = []
+        async with asyncio.timeout(5 * UNIT):
+            while len(seen) < 3:
+                event = await late.next_event()
+                assert event is not None
+                seen.append(event)
+        sync = next(e for e in seen if isinstance(e, SyncState))
+        assert sync.lastEvent is not None and sync.lastEvent.stepId == "current"
+        assert any(
+            isinstance(e, ShowMe) and e.stepId == "current" for e in seen
+        )  # highlighted at once
+    finally:
+        await late.close()
+        await presenter.stop()
