@@ -22,17 +22,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from playwright.async_api import Page, async_playwright  # noqa: E402
+from playwright.async_api import Page, async_playwright
 
-from bridge.browser.capture import ActionCapture, CapturedStep  # noqa: E402
-from bridge.browser.launch import launch_chromium  # noqa: E402
-from bridge.browser.replay import ActionReplay  # noqa: E402
-from bridge.config import BrowserConfig, ClientConfig, ServerConfig  # noqa: E402
-from bridge.protocol.events import AttendeeMode, StepEvent  # noqa: E402
-from bridge.sandbox.server import SandboxServer, SandboxSettings  # noqa: E402
-from bridge.session.live import LiveAttendee, LivePresenter  # noqa: E402
-from bridge.signaling.server import SignalingServer  # noqa: E402
-from bridge.transport.endpoint import SignalingEndpoint  # noqa: E402
+from bridge.browser.capture import ActionCapture, CapturedStep
+from bridge.browser.launch import launch_chromium
+from bridge.browser.replay import ActionReplay
+from bridge.config import BrowserConfig, ClientConfig, ServerConfig
+from bridge.protocol.events import AttendeeMode, StepEvent
+from bridge.sandbox.server import SandboxServer, SandboxSettings
+from bridge.session.live import LiveAttendee, LivePresenter
+from bridge.signaling.server import SignalingServer
+from bridge.transport.endpoint import SignalingEndpoint
 
 SHOW_STEPS = ["menu-toggle", "help", "dock", "toolbar", "brand"]
 EXTRA_ELEMENTS = 10_000
@@ -162,7 +162,8 @@ def main() -> None:
         print(f"  measured N={n}", file=sys.stderr, flush=True)
     print(
         f"\nReplay benchmark ({os.cpu_count()} cores, headless Chromium, one context per page, "
-        f"{EXTRA_ELEMENTS} extra elements per page; {args.show} Show me and {args.do} Do it clicks)\n"
+        f"{EXTRA_ELEMENTS} extra elements per page; "
+        f"{args.show} Show me and {args.do} Do it clicks)\n"
     )
     keys = list(rows[0][1])
     print(f"{'attendees':>9}  " + "  ".join(f"{k:>12}" for k in keys))

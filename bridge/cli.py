@@ -106,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _browser_flags(present)
     present.add_argument(
+        "--session-file",
+        type=Path,
+        metavar="PATH",
+        help="keep the session id and key here, so a restarted presenter resumes the session",
+    )
+    present.add_argument(
         "--status-interval",
         type=float,
         default=15.0,

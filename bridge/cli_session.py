@@ -75,14 +75,18 @@ def attendee_table(presenter: LivePresenter) -> str:
 
 
 async def live_view(presenter: LivePresenter, interval: float) -> None:
-    """Print the attendee table every `interval` seconds while it changes."""
-    shown = ""
+    """Print the attendee table every `interval` seconds when something other than latency
+    changed (who is there, mode, state, quality, last result)."""
+    shown: object = None
     while True:
         await asyncio.sleep(interval)
-        table = attendee_table(presenter) if presenter.attendees else ""
-        if table and table != shown:
-            say(table)
-            shown = table
+        rows = presenter.attendees
+        signature = [
+            (a.label, a.mode, a.state, a.quality, a.last_result, a.hand_raised) for a in rows
+        ]
+        if rows and signature != shown:
+            say(attendee_table(presenter))
+            shown = signature
 
 
 def stdin_lines(loop: asyncio.AbstractEventLoop) -> asyncio.Queue[str | None]:
@@ -258,7 +262,7 @@ async def present_in_browser(config: Config, args: argparse.Namespace) -> int:
             f"Session {code.id} on {endpoint}; click Show me / Do it in the Grafana tab. "
             "Ctrl-C ends the session."
         )
-        await asyncio.Event().wait()
+        await live_view(presenter, args.status_interval)
     finally:
         await asyncio.shield(presenter.stop("The presenter ended the session"))
         await asyncio.shield(capture.close())

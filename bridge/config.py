@@ -146,6 +146,7 @@ class ClientConfig:
     reconnect_initial: float = 0.5
     reconnect_max: float = 5.0
     presenter_grace: float = 60.0
+    presenter_silence_timeout: float = 15.0
 
     def __post_init__(self) -> None:
         _check(
@@ -157,6 +158,11 @@ class ClientConfig:
             "must be > 0 and <= reconnect_max",
         )
         _check(self.presenter_grace > 0, "presenter_grace", "must be > 0 seconds")
+        _check(
+            self.presenter_silence_timeout > self.heartbeat_interval,
+            "presenter_silence_timeout",
+            "must be longer than heartbeat_interval",
+        )
         _check(
             bool(re.fullmatch(r"https?://[^/\s]+(/\S*)?", self.server_url)),
             "server_url",

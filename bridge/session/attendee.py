@@ -59,6 +59,9 @@ class AttendeePhase(enum.Enum):
 class AttendeeTimings:
     challenge_timeout: float = 10.0
     session_start_wait: float = 5.0
+    #: No message (not even a heartbeat) from the presenter for this long: the link is dead
+    #: even if the data channel has not noticed yet (a crashed presenter sends no goodbye).
+    presenter_silence: float = 15.0
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,14 @@ class Ended:
     reason: str
 
 
-Output = Send | Deliver | Rejected | Failed | Ended
+@dataclass(frozen=True)
+class Lost:
+    """The presenter went silent: reconnect."""
+
+    reason: str
+
+
+Output = Send | Deliver | Rejected | Failed | Ended | Lost
 
 
 @dataclass
@@ -104,6 +114,7 @@ class AttendeeSession:
     #: The presenter's sequence number of the last event passed on; carried over a rejoin.
     last_seq: int = 0
     _nonce: str = ""
+    _last_heard: float = 0.0
     _last_step: tuple[str, str, int] | None = None
     _deadline: float = 0.0
 
@@ -150,6 +161,13 @@ class AttendeeSession:
                     f"{self.timings.challenge_timeout:.0f} s"
                 )
             ]
+        if (
+            self.phase is AttendeePhase.ACTIVE
+            and self._last_heard
+            and (now - self._last_heard >= self.timings.presenter_silence)
+        ):
+            self._last_heard = now
+            return [Lost(f"nothing from the presenter for {self.timings.presenter_silence:g} s")]
         if self.phase is AttendeePhase.JOINING and now >= self._deadline:
             # Pathfinder waits 5 s for session_start, then goes on with the code's guide.
             self._set_phase(AttendeePhase.ACTIVE)
@@ -161,6 +179,7 @@ class AttendeeSession:
     def message_received(self, data: Any, now: float, now_ms: int) -> list[Output]:
         if self.phase in (AttendeePhase.FAILED, AttendeePhase.ENDED):
             return []
+        self._last_heard = now
         try:
             message = parse_message(data, self.limits)
         except ProtocolError as exc:

@@ -89,7 +89,7 @@ class LivePresenter:
             tutorial_url=tutorial_url,
             key=identity.key if identity else PresenterKey.generate(),
             default_mode=default_mode,
-            timings=timings or pres.PresenterTimings(),
+            timings=timings or pres.PresenterTimings.for_heartbeat(client.heartbeat_interval),
         )
         self.peer: Peer | None = None
         self._connections: dict[str, DataConnection] = {}
@@ -214,7 +214,9 @@ class LiveAttendee:
     ) -> None:
         self._client = client
         self._endpoint = endpoint
-        self._timings = timings or att.AttendeeTimings()
+        self._timings = timings or att.AttendeeTimings(
+            presenter_silence=client.presenter_silence_timeout
+        )
         self.session = att.AttendeeSession(code, name=name, mode=mode, timings=self._timings)
         self.peer: Peer | None = None
         self.connection: DataConnection | None = None
@@ -398,6 +400,9 @@ class LiveAttendee:
                 self._finish(output.reason)
             elif isinstance(output, att.Ended):
                 self._finish(output.reason)
+            elif isinstance(output, att.Lost):
+                logger.warning("[SessionManager] %s", output.reason)
+                self._lost.set()
         if self.session.phase not in _JOINING_PHASES:
             self._settled.set()
 

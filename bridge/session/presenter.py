@@ -48,9 +48,17 @@ PRESENTER_SENDER_ID = "presenter"
 
 @dataclass(frozen=True)
 class PresenterTimings:
+    """Pathfinder's: heartbeat every 5 s, an attendee silent for 15 s is disconnected, and
+    removed after a further 30 s unless it comes back."""
+
     heartbeat_interval: float = 5.0
     join_deadline: float = 30.0
     silence_before_disconnected: float = 15.0
+    removal_grace: float = 30.0
+
+    @classmethod
+    def for_heartbeat(cls, interval: float) -> PresenterTimings:
+        return cls(interval, 30.0, 3 * interval, 6 * interval)
 
 
 class AttendeeConnection(enum.StrEnum):
@@ -293,6 +301,13 @@ class PresenterSession:
             ):
                 attendee.state = AttendeeConnection.DISCONNECTED
                 outputs.append(Notice(NoticeKind.LOST, attendee, "no heartbeat"))
+            elif attendee.state is AttendeeConnection.DISCONNECTED and (
+                now - attendee.last_seen
+                >= self.timings.silence_before_disconnected + self.timings.removal_grace
+            ):
+                del self.attendees[attendee.conn]
+                outputs.append(Notice(NoticeKind.LEFT, attendee, "gone silent"))
+                outputs.append(Disconnect(attendee.conn, "silent for too long"))
         if now >= self._next_heartbeat:
             self._next_heartbeat = now + self.timings.heartbeat_interval
             beat = Heartbeat(sentAt=now_ms, **self._base(now_ms)).to_wire()

@@ -46,7 +46,7 @@ class SignalingClient:
         *,
         heartbeat_interval: float = 5.0,
         connect_timeout: float = 10.0,
-        delays: Callable[[], Iterator[float]] = backoff,
+        delays: Callable[[], Iterator[float]] = lambda: backoff(0.25, 2.0, 3.0),
         on_state: Callable[[SignalingState], None] | None = None,
     ) -> None:
         self.endpoint = endpoint

@@ -355,13 +355,14 @@ def test_presenter_signs_in_and_shows_the_attendee_table(
         assert "/login" not in driver.url  # signed in, then the guide opened
         with CliProcess("follow", code, "--no-browser", "--name", "Finn", "--server", server):
             presenter.wait_for(lambda line: line == "+ Finn joined (guided mode)")
+            presenter.wait_for(lambda line: line == "Attendees (1):")
+            row = presenter.wait_for(lambda line: line.strip().startswith("Finn"))
+            assert "guided" in row and "connected" in row
             click_step(driver, "show-me", "help")
             presenter.wait_for(
                 lambda line: line.startswith("> show_me highlight \"button[aria-label='Help']\"")
             )
-            presenter.wait_for(lambda line: line == "Attendees (1):")
-            row = presenter.wait_for(lambda line: line.strip().startswith("Finn"))
-            assert "guided" in row and "connected" in row
+            assert presenter.process.poll() is None
 
 
 def test_wrong_password_is_reported(server: str) -> None:

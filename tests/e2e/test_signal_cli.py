@@ -93,12 +93,14 @@ def test_verbose_logs_connect_relay_disconnect() -> None:
         if line.startswith("Ready"):
             break
     base = f"ws://127.0.0.1:{port}/pathfinder/peerjs?key=pathfinder&token=t&id="
-    with connect(base + "alice") as alice, connect(base + "bob") as bob:
-        alice.recv(5)
-        bob.recv(5)
-        alice.send(json.dumps({"type": "OFFER", "dst": "bob", "payload": {}}))
-        bob.recv(5)
-    process.send_signal(signal.SIGTERM)
+    try:
+        with connect(base + "alice") as alice, connect(base + "bob") as bob:
+            alice.recv(5)
+            bob.recv(5)
+            alice.send(json.dumps({"type": "OFFER", "dst": "bob", "payload": {}}))
+            bob.recv(5)
+    finally:
+        process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=10 * UNIT)
     assert "[Signaling] Peer alice connected from 127.0.0.1" in stderr
     assert "[Signaling] Relay OFFER alice->bob" in stderr

@@ -65,14 +65,17 @@ session_event = st.fixed_dictionaries(
             {"x": st.integers(-5000, 5000), "y": st.floats(-1e6, 1e6, allow_subnormal=False)}
         ),
         "action": st.dictionaries(
-            st.text(max_size=12), st.none() | st.text(max_size=300) | st.booleans(), max_size=6
+            st.text(max_size=12).filter(lambda key: key != "__proto__"),
+            st.none() | st.text(max_size=300) | st.booleans(),
+            max_size=6,
         ),
         "blob": st.binary(max_size=64),
     }
 )
 
 
-# PeerJS's packer writes subnormal doubles wrongly (its exponent arithmetic assumes normal
+# A JavaScript object built by these helpers cannot hold an own "__proto__" key, so the
+# generator leaves it out (hypothesis found it). PeerJS's packer writes subnormal doubles wrongly (its exponent arithmetic assumes normal
 # numbers): 2.2e-309 comes back as garbage. Such values never occur in session events.
 @settings(max_examples=30, deadline=None)
 @given(st.lists(session_event, min_size=1, max_size=10))
