@@ -358,3 +358,50 @@ async def test_port_in_use_is_a_clear_error(server: SignalingServer) -> None:
     ):
         async with SignalingServer(ServerConfig(port=server.port)):
             pass
+
+
+async def test_random_frames_from_one_client_affect_nobody_else(
+    server: SignalingServer, dial: Dial
+) -> None:
+    """A live fuzz: hundreds of random and mutated frames from one socket, a normal pair beside it."""
+    import random
+
+    rng = random.Random(1234)
+    valid = offer("bob")
+    async with dial("fuzzer") as fuzzer, dial("alice") as alice, dial("bob") as bob:
+        for ws in (fuzzer, alice, bob):
+            await recv_json(ws)
+        for i in range(400):
+            choice = rng.random()
+            if choice < 0.3:
+                frame: str | bytes = "".join(
+                    chr(rng.randrange(0, 0x2FF)) for _ in range(rng.randrange(0, 80))
+                )
+            elif choice < 0.6:
+                cut = rng.randrange(len(valid))
+                frame = valid[:cut] + chr(rng.randrange(32, 127)) + valid[cut + 1 :]
+            elif choice < 0.8:
+                frame = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 40)))
+            else:
+                frame = json.dumps(
+                    {
+                        "type": rng.choice(["OFFER", "X", "LEAVE", "OPEN"]),
+                        "dst": rng.choice(["bob", "", 7, None]),
+                    }
+                )
+            await fuzzer.send(frame)
+            if i % 50 == 0:
+                await alice.send(offer("bob"))
+                message = await recv_json(bob)
+                while message.get("src") == "fuzzer":  # a mutated frame can still be a valid OFFER
+                    message = await recv_json(bob)
+                assert message["src"] == "alice"  # the pair keeps working
+        await alice.send(offer("bob"))
+        message = await recv_json(bob)
+        while message.get("src") == "fuzzer":  # a mutated frame may have been a valid OFFER
+            message = await recv_json(bob)
+        assert message["src"] == "alice"
+    rejected = server.realm.metrics.rejected
+    assert (
+        rejected["malformed"] > 0 and rejected["binary_frame"] > 0 and sum(rejected.values()) > 100
+    )
