@@ -6,9 +6,9 @@ STAMP  := $(VENV)/.installed
 NPM_STAMP := tests/interop/node_modules/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install test test-grafana unit lint bench signal demo sandbox clean
+.PHONY: install system-packages test test-grafana unit lint bench signal demo sandbox clean
 
-install: $(STAMP) $(NPM_STAMP) chromium
+install: $(STAMP) $(NPM_STAMP) system-packages
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,11 +20,15 @@ $(NPM_STAMP): tests/interop/package.json tests/interop/package-lock.json
 	cd tests/interop && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# Debian's Chromium: Playwright cannot download its own browser on these machines.
-chromium:
-	@if [ ! -x /usr/lib/chromium/chromium ] && [ ! -x /usr/bin/chromium ] && [ -z "$$PATHFINDER_BRIDGE_BROWSER_EXECUTABLE_PATH" ]; then \
-		echo "Installing Debian's chromium (needs root)"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-headless-shell >/dev/null; \
+# Debian's packages the tests use: Chromium (Playwright cannot download its own browser on
+# these machines) and coturn (the TURN test). Installed only when missing; needs root.
+system-packages:
+	@missing=""; \
+	if [ ! -x /usr/lib/chromium/chromium ] && [ ! -x /usr/bin/chromium ] && [ -z "$$PATHFINDER_BRIDGE_BROWSER_EXECUTABLE_PATH" ]; then missing="$$missing chromium chromium-headless-shell"; fi; \
+	if ! command -v turnserver >/dev/null 2>&1; then missing="$$missing coturn"; fi; \
+	if [ -n "$$missing" ]; then \
+		echo "Installing Debian packages:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
 test: install
