@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 NPM_STAMP := tests/interop/node_modules/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install system-packages test test-grafana unit lint bench signal demo sandbox clean
+.PHONY: install system-packages test test-grafana unit lint bench soak signal demo sandbox clean
 
 install: $(STAMP) $(NPM_STAMP) system-packages
 
@@ -51,6 +51,10 @@ bench: install
 	$(BIN)/python benchmarks/signaling.py
 	$(BIN)/python benchmarks/fanout.py
 	$(BIN)/python benchmarks/replay.py
+
+# Ten minutes of events and faults (not part of bench or CI).
+soak: install
+	$(BIN)/python benchmarks/soak.py
 
 signal: $(STAMP)
 	$(BIN)/pathfinder-bridge signal
