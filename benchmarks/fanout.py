@@ -215,7 +215,7 @@ async def browser_reference(server: str) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="1,10,50,100")
+    parser.add_argument("--sizes", default="1,10,25,50,100")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--server", help=argparse.SUPPRESS)
     parser.add_argument("--count", type=int, help=argparse.SUPPRESS)

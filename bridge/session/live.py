@@ -239,6 +239,7 @@ class LiveAttendee:
             heartbeat_interval=self._client.heartbeat_interval,
             connect_timeout=self._client.connect_timeout,
             ice_transport_policy=self._client.ice_transport_policy,
+            accept_incoming=False,
         )
         await self.peer.open()
         try:

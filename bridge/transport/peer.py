@@ -42,11 +42,14 @@ class Peer:
         max_incoming: int = 256,
         ice_transport_policy: str = "all",
         token: str | None = None,
+        accept_incoming: bool = True,
     ) -> None:
         self.endpoint = endpoint
         self.id = peer_id or ""
         self.ice_servers = ice_servers
         self.ice_transport_policy = ice_transport_policy
+        self.accept_incoming = accept_incoming
+        self.refused_incoming = 0
         self.connect_timeout = connect_timeout
         self._heartbeat_interval = heartbeat_interval
         # The same id and token re-register after a restart (the server replaces the socket).
@@ -200,6 +203,11 @@ class Peer:
             logger.warning("[Transport] signaling server error: %s", message.error_text)
 
     def _accept(self, src: str, payload: dict[str, Any]) -> None:
+        if not self.accept_incoming:
+            # An attendee talks to its presenter only: nobody else may open a channel to it.
+            self.refused_incoming += 1
+            logger.warning("[Transport] Refused a connection from %s: this peer accepts none", src)
+            return
         connection_id = payload.get("connectionId")
         sdp = payload.get("sdp")
         if not isinstance(connection_id, str) or not isinstance(sdp, dict):

@@ -219,6 +219,12 @@ def test_joining_mid_guide_and_switching_mode(
             assert "ok: click" in wait_result(late, "do_it", "open-menu")
             page = attach(playwright, ports[1])
             page.wait_for_selector('[data-testid="data-testid navigation mega-menu"]')
+            # Capture is an init script: it survives a full reload of the presenter's tab.
+            driver.reload()
+            driver.wait_for_selector(".interactive-step")
+            time.sleep(0.6)
+            click_step(driver, "show-me", "open-menu")
+            assert "ok: highlight" in wait_result(late, "show_me", "open-menu")
 
 
 def test_missing_targets_and_hostile_events_are_refused(

@@ -180,3 +180,25 @@ async def test_attendee_refuses_a_presenter_with_another_key(endpoint: Signaling
     finally:
         await attendee.close(leave=False)
         await impostor.stop()
+
+
+async def test_attendees_accept_no_connection_but_the_presenters(
+    endpoint: SignalingEndpoint,
+) -> None:
+    """A stranger who learns an attendee's peer id cannot open a channel to it."""
+    from bridge.transport.dataconnection import DataConnectionError
+    from bridge.transport.peer import Peer
+
+    presenter = LivePresenter(CLIENT, endpoint, name="Private")
+    code = await presenter.start()
+    attendee = LiveAttendee(CLIENT, endpoint, code)
+    try:
+        await attendee.join()
+        assert attendee.peer is not None
+        async with Peer(endpoint) as stranger:
+            with pytest.raises(DataConnectionError):
+                await stranger.connect(attendee.peer.id, open_timeout=3)
+        assert attendee.peer.refused_incoming == 1
+    finally:
+        await attendee.close()
+        await presenter.stop()
