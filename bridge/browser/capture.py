@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from playwright.async_api import Browser, BrowserContext, Page, Playwright, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page
 
 from bridge.browser.contract import PathfinderContract, grafana_selectors, pathfinder_contract
-from bridge.browser.launch import add_contract, add_script, launch_chromium
+from bridge.browser.launch import AgentBrowser, add_contract, add_script
 from bridge.config import BrowserConfig
 from bridge.errors import BridgeError, ProtocolError
 from bridge.protocol.events import StepEvent, parse_event
@@ -51,10 +51,9 @@ class ActionCapture:
         self.contract = contract or pathfinder_contract()
         self._on_step = on_step
         self._on_guide = on_guide or (lambda url, step: None)
-        self._headless = headless
-        self._debug_port = remote_debugging_port
-        self._playwright: Playwright | None = None
-        self.browser: Browser | None = None
+        self._chromium = AgentBrowser(
+            config, headless=headless, remote_debugging_port=remote_debugging_port
+        )
         self.context: BrowserContext | None = None
         self.page: Page | None = None
         self.route = ""
@@ -64,15 +63,7 @@ class ActionCapture:
 
     async def start(self, *, browser: Browser | None = None) -> Page:
         """Open the presenter's Grafana (in `browser` when given, else a new Chromium)."""
-        if browser is None:
-            self._playwright = await async_playwright().start()
-            browser = self.browser = await launch_chromium(
-                self._playwright,
-                self.config,
-                headless=self._headless,
-                remote_debugging_port=self._debug_port,
-            )
-        self.context = await browser.new_context(viewport={"width": 1280, "height": 800})
+        self.context = await self._chromium.new_context(browser)
         await self.context.expose_binding("__pathfinderBridgeCapture", self._report)
         await add_contract(self.context, self.contract)
         await add_script(self.context, "capture.js")
@@ -122,15 +113,13 @@ class ActionCapture:
         )
 
     async def close(self) -> None:
-        if self.context is not None:
-            await self.context.close()
-            self.context = None
-        if self.browser is not None:
-            await self.browser.close()
-            self.browser = None
-        if self._playwright is not None:
-            await self._playwright.stop()
-            self._playwright = None
+        await self._chromium.close()
+        self.context = None
+
+    @property
+    def browser(self) -> Browser | None:
+        """The Chromium this agent started itself (None when it runs in a shared one)."""
+        return self._chromium.browser
 
     def _report(self, source: Any, payload: Any) -> None:
         """Called from the page: parse, never trust."""

@@ -6,7 +6,7 @@ import logging
 import os
 from pathlib import Path
 
-from playwright.async_api import Browser, BrowserContext, Playwright
+from playwright.async_api import Browser, BrowserContext, Playwright, ViewportSize, async_playwright
 from playwright.async_api import Error as PlaywrightError
 
 from bridge.browser.chromium import find_chromium
@@ -67,3 +67,45 @@ async def add_contract(context: BrowserContext, contract: PathfinderContract) ->
 
 async def add_script(context: BrowserContext, name: str) -> None:
     await context.add_init_script(path=JS / name)
+
+
+VIEWPORT: ViewportSize = {"width": 1280, "height": 800}
+
+
+class AgentBrowser:
+    """The Chromium an agent runs in: a shared one (owned by the caller) or its own,
+    started here and stopped by `close()`. Either way the agent gets its own context."""
+
+    def __init__(
+        self, config: BrowserConfig, *, headless: bool, remote_debugging_port: int | None
+    ) -> None:
+        self.config = config
+        self.headless = headless
+        self.remote_debugging_port = remote_debugging_port
+        self.browser: Browser | None = None  # set only when we own it
+        self.context: BrowserContext | None = None
+        self._playwright: Playwright | None = None
+
+    async def new_context(self, shared: Browser | None = None) -> BrowserContext:
+        browser = shared
+        if browser is None:
+            self._playwright = await async_playwright().start()
+            browser = self.browser = await launch_chromium(
+                self._playwright,
+                self.config,
+                headless=self.headless,
+                remote_debugging_port=self.remote_debugging_port,
+            )
+        self.context = await browser.new_context(viewport=VIEWPORT)
+        return self.context
+
+    async def close(self) -> None:
+        if self.context is not None:
+            await self.context.close()
+            self.context = None
+        if self.browser is not None:
+            await self.browser.close()
+            self.browser = None
+        if self._playwright is not None:
+            await self._playwright.stop()
+            self._playwright = None

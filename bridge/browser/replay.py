@@ -21,8 +21,6 @@ from playwright.async_api import (
     BrowserContext,
     Locator,
     Page,
-    Playwright,
-    async_playwright,
 )
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
@@ -33,7 +31,7 @@ from bridge.browser.contract import (
     grafana_selectors,
     pathfinder_contract,
 )
-from bridge.browser.launch import add_contract, add_script, launch_chromium
+from bridge.browser.launch import AgentBrowser, add_contract, add_script
 from bridge.browser.locate import FastQuery, Target
 from bridge.browser.plan import ReplayPlan, ReplayStep, StepKind, plan_replay
 from bridge.config import BrowserConfig
@@ -84,10 +82,9 @@ class ActionReplay:
         self.grafana_url = grafana_url.rstrip("/")
         self.mode = mode
         self.contract = contract or pathfinder_contract()
-        self._headless = headless
-        self._debug_port = remote_debugging_port
-        self._playwright: Playwright | None = None
-        self.browser: Browser | None = None
+        self._chromium = AgentBrowser(
+            config, headless=headless, remote_debugging_port=remote_debugging_port
+        )
         self.context: BrowserContext | None = None
         self.page: Page | None = None
         self.selectors: GrafanaSelectors | None = None
@@ -97,15 +94,7 @@ class ActionReplay:
     # -- lifecycle ---------------------------------------------------------------
 
     async def start(self, *, browser: Browser | None = None) -> Page:
-        if browser is None:
-            self._playwright = await async_playwright().start()
-            browser = self.browser = await launch_chromium(
-                self._playwright,
-                self.config,
-                headless=self._headless,
-                remote_debugging_port=self._debug_port,
-            )
-        self.context = await browser.new_context(viewport={"width": 1280, "height": 800})
+        self.context = await self._chromium.new_context(browser)
         await add_contract(self.context, self.contract)
         await add_script(self.context, "replay.js")
         self.page = await self.context.new_page()
@@ -131,15 +120,13 @@ class ActionReplay:
         return value if isinstance(value, str) else "12.0.0"
 
     async def close(self) -> None:
-        if self.context is not None:
-            await self.context.close()
-            self.context = None
-        if self.browser is not None:
-            await self.browser.close()
-            self.browser = None
-        if self._playwright is not None:
-            await self._playwright.stop()
-            self._playwright = None
+        await self._chromium.close()
+        self.context = None
+
+    @property
+    def browser(self) -> Browser | None:
+        """The Chromium this agent started itself (None when it runs in a shared one)."""
+        return self._chromium.browser
 
     def _guard_origin(self, frame: Any) -> None:
         """Whatever happens, this page stays on the attendee's own Grafana."""

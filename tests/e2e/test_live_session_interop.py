@@ -9,22 +9,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page
 
-from tests.servers import (
-    PEERJS_BUNDLE,
-    CliProcess,
-    npm_peer_server,
-    our_signaling_server,
-    static_server,
-)
+from tests.e2e.conftest import peer_options
+from tests.servers import CliProcess
 
 pytestmark = pytest.mark.interop
-PAGES = Path(__file__).parent / "pages"
 
 SHOW_ME = {
     "type": "show_me",
@@ -50,37 +42,13 @@ DO_IT = {
 }
 
 
-@pytest.fixture(scope="module")
-def origin() -> Iterator[str]:
-    with static_server(PAGES, {"peerjs.min.js": PEERJS_BUNDLE}) as url:
-        yield url
-
-
-@pytest.fixture(scope="module", params=["ours", "npm-peer"])
-def signaling_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    start = our_signaling_server if request.param == "ours" else npm_peer_server
-    with start() as url:
-        yield url
-
-
-def peer_options(url: str) -> dict[str, object]:
-    host, port = url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)
-    return {
-        "host": host,
-        "port": int(port),
-        "path": "/pathfinder",
-        "key": "pathfinder",
-        "secure": False,
-    }
-
-
 def wait_until(page: Page, expression: str, timeout: float = 15.0) -> object:
     page.wait_for_function(expression, timeout=timeout * 1000)
     return page.evaluate(expression)
 
 
 def test_browser_attendee_joins_python_presenter(
-    page: Page, origin: str, signaling_url: str
+    page: Page, page_origin: str, signaling_url: str
 ) -> None:
     with CliProcess(
         "present",
@@ -95,7 +63,7 @@ def test_browser_attendee_joins_python_presenter(
     ) as presenter:
         code = presenter.wait_for(lambda line: line.startswith("Join code: ")).split(": ", 1)[1]
         presenter.wait_for(lambda line: line.startswith("Join URL: "))
-        page.goto(f"{origin}/live.html")
+        page.goto(f"{page_origin}/live.html")
         peer_id = page.evaluate(
             "([c, o]) => live.join(c, o, 'Browser', 'follow')", [code, peer_options(signaling_url)]
         )
@@ -126,9 +94,9 @@ def test_browser_attendee_joins_python_presenter(
 
 
 def test_python_attendee_joins_browser_presenter(
-    page: Page, origin: str, signaling_url: str
+    page: Page, page_origin: str, signaling_url: str
 ) -> None:
-    page.goto(f"{origin}/live.html")
+    page.goto(f"{page_origin}/live.html")
     code = page.evaluate(
         "(o) => live.present(o, 'Browser session', 'https://grafana.com/docs/x/')",
         peer_options(signaling_url),

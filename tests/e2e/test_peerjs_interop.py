@@ -6,41 +6,12 @@ the reference server is what shows the test itself is sound.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import BrowserContext
 
-from tests.servers import PEERJS_BUNDLE, npm_peer_server, our_signaling_server, static_server
+from tests.e2e.conftest import peer_options
 
 pytestmark = pytest.mark.interop
-PAGES = Path(__file__).parent / "pages"
-
-
-@pytest.fixture(scope="module")
-def page_origin() -> Iterator[str]:
-    with static_server(PAGES, {"peerjs.min.js": PEERJS_BUNDLE}) as origin:
-        yield origin
-
-
-@pytest.fixture(scope="module", params=["ours", "npm-peer"])
-def signaling_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    start = our_signaling_server if request.param == "ours" else npm_peer_server
-    with start() as url:
-        yield url
-
-
-def peer_options(url: str) -> dict[str, object]:
-    host_port = url.split("//", 1)[1].split("/", 1)[0]
-    host, port = host_port.rsplit(":", 1)
-    return {
-        "host": host,
-        "port": int(port),
-        "path": "/pathfinder",
-        "key": "pathfinder",
-        "secure": False,
-    }
 
 
 @pytest.mark.parametrize("serialization", ["binary", "json"])
