@@ -115,7 +115,10 @@ def identity_of(args: argparse.Namespace) -> PresenterIdentity | None:
     return PresenterIdentity.load_or_create(path) if path is not None else None
 
 
-async def present(config: Config, args: argparse.Namespace) -> int:
+def presenter_from(
+    config: Config, args: argparse.Namespace
+) -> tuple[SignalingEndpoint, LivePresenter]:
+    """The presenter the `present` flags describe, and where it meets its attendees."""
     endpoint = SignalingEndpoint.parse(config.client.server_url, config.client.key)
     presenter = LivePresenter(
         config.client,
@@ -126,6 +129,11 @@ async def present(config: Config, args: argparse.Namespace) -> int:
         on_notice=show_notice,
         identity=identity_of(args),
     )
+    return endpoint, presenter
+
+
+async def present(config: Config, args: argparse.Namespace) -> int:
+    endpoint, presenter = presenter_from(config, args)
     code = await presenter.start()
     say(f"Join code: {code.encode()}")
     say(f"Join URL: {code.join_url(args.grafana)}")
@@ -218,16 +226,7 @@ async def present_in_browser(config: Config, args: argparse.Namespace) -> int:
     from bridge.browser.launch import wants_headless
     from bridge.protocol.events import Navigation
 
-    endpoint = SignalingEndpoint.parse(config.client.server_url, config.client.key)
-    presenter = LivePresenter(
-        config.client,
-        endpoint,
-        name=args.name,
-        tutorial_url=args.guide,
-        default_mode=AttendeeMode(args.mode),
-        on_notice=show_notice,
-        identity=identity_of(args),
-    )
+    endpoint, presenter = presenter_from(config, args)
 
     def on_step(step: CapturedStep) -> None:
         sent = presenter.broadcast(step.event)
