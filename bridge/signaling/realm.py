@@ -181,7 +181,10 @@ class Realm:
         if client is None:
             return []
         limits = self.settings.limits
-        if len(text) > limits.max_frame_bytes or len(text.encode()) > limits.max_frame_bytes:
+        # UTF-8 takes at most 4 bytes a character: encode only when the length is in doubt.
+        if len(text) > limits.max_frame_bytes or (
+            len(text) * 4 > limits.max_frame_bytes and len(text.encode()) > limits.max_frame_bytes
+        ):
             self.metrics.reject(RejectReason.FRAME_TOO_LARGE)
             self._forget(client)
             return [

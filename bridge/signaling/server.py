@@ -190,6 +190,14 @@ class SignalingServer:
                     actions = self.realm.receive_text(conn, frame, self._clock())
                 else:
                     actions = self.realm.receive_binary(conn)
+                if not actions:
+                    continue
+                # The hot path (a relay) sends without awaiting anything.
+                if all(isinstance(action, Send) for action in actions):
+                    closes = self._send_all(actions)
+                    if not closes:
+                        continue
+                    actions = list(closes)
                 if await self._perform(actions, current=conn):
                     return
         except ConnectionClosed as exc:
@@ -201,22 +209,32 @@ class SignalingServer:
 
     async def _perform(self, actions: list[Action], *, current: int) -> bool:
         """Carry out the realm's actions; return True when `current` must stop."""
-        pending = list(actions)
+        closes = self._send_all(actions)
         stop = False
-        while pending:
-            action = pending.pop(0)
-            if isinstance(action, Send):
-                if not self._send(action.conn, action.message):
-                    pending.extend(self.realm.send_failed(action.conn, action.message))
-            elif isinstance(action, Close):
-                if action.conn == current:
-                    stop = True
-                    ws = self._sockets.get(current)
-                    if ws is not None:
-                        await ws.close(CloseCode.NORMAL_CLOSURE, action.reason[:100])
-                else:
-                    self._close_later(action.conn, action.reason)
+        for action in closes:
+            if action.conn == current:
+                stop = True
+                ws = self._sockets.get(current)
+                if ws is not None:
+                    await ws.close(CloseCode.NORMAL_CLOSURE, action.reason[:100])
+            else:
+                self._close_later(action.conn, action.reason)
         return stop
+
+    def _send_all(self, actions: list[Action]) -> list[Close]:
+        """Every Send now, without awaiting anyone; the Closes are left to the caller."""
+        closes: list[Close] = []
+        pending = actions
+        while pending:
+            follow_up: list[Action] = []
+            for action in pending:
+                if isinstance(action, Send):
+                    if not self._send(action.conn, action.message):
+                        follow_up.extend(self.realm.send_failed(action.conn, action.message))
+                else:
+                    closes.append(action)
+            pending = follow_up
+        return closes
 
     def _send(self, conn: int, message: ServerMessage) -> bool:
         ws = self._sockets.get(conn)
