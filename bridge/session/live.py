@@ -22,6 +22,7 @@ from bridge.protocol.joincode import JoinCode, new_session_id
 from bridge.session import attendee as att
 from bridge.session import presenter as pres
 from bridge.session.session_file import PresenterIdentity
+from bridge.transport import memory
 from bridge.transport.backoff import backoff
 from bridge.transport.dataconnection import DataConnection, DataConnectionError
 from bridge.transport.endpoint import SignalingEndpoint
@@ -174,6 +175,7 @@ class LivePresenter:
     async def _tick_forever(self) -> None:
         while True:
             self._perform(self.session.tick(time.monotonic(), now_ms()))
+            memory.release_if_due()
             await asyncio.sleep(TICK)
 
     def _perform(self, outputs: list[pres.Output]) -> None:
@@ -374,6 +376,7 @@ class LiveAttendee:
         while True:
             await asyncio.sleep(TICK / 5)
             self._perform(self.session.tick(time.monotonic(), now_ms()))
+            memory.release_if_due()
 
     def _finish(self, reason: str) -> None:
         if self.outcome is not None and not self.outcome.done():

@@ -19,6 +19,7 @@ from bridge.config import IceServerConfig
 from bridge.errors import ProtocolError
 from bridge.protocol.peerjs import ClientMessage, MessageType, ServerMessage, is_valid_id
 from bridge.protocol.serialization import Serialization
+from bridge.transport import memory
 from bridge.transport.dataconnection import DataConnection, DataConnectionError, new_connection_id
 from bridge.transport.endpoint import SignalingEndpoint
 from bridge.transport.signaling_client import SignalingClient, SignalingError, SignalingState
@@ -269,6 +270,7 @@ class Peer:
             del self._connections[connection.connection_id]
         with contextlib.suppress(Exception):
             await connection.close()
+        memory.note_closed()
 
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
         task = asyncio.create_task(coro, name=name)
