@@ -1,8 +1,9 @@
 """Live Sessions over real peers: the I/O wrapped around PresenterSession and AttendeeSession.
 
 `LivePresenter` owns a Peer, one reader task per attendee connection and a ticker;
-`LiveAttendee` owns a Peer, its one connection, a reader and a ticker. Both carry out the
-outputs of their sans-I/O session and never let one slow attendee block another.
+`LiveAttendee` owns a Peer, its connection to the presenter, a reader, a ticker and a supervisor
+that reconnects it. Both carry out the outputs of their sans-I/O session and never let one slow
+attendee block another.
 """
 
 from __future__ import annotations
