@@ -81,6 +81,9 @@ class SignalingServer:
                 max_size=self.config.limits.max_frame_bytes * 4,
                 ssl=self._ssl_context(),
                 server_header="pathfinder-bridge",
+                # No permessage-deflate, as `peer` (ws) by default: signaling frames are small, and
+                # compressing each one cost more CPU per relay than anything else in the server.
+                compression=None,
                 close_timeout=2,
             )
         except OSError as exc:
