@@ -59,10 +59,10 @@ soak: install
 signal: $(STAMP)
 	$(BIN)/pathfinder-bridge signal
 
-demo: install
+demo: $(STAMP) system-packages
 	$(BIN)/pathfinder-bridge demo
 
-sandbox: install
+sandbox: $(STAMP)
 	$(BIN)/pathfinder-bridge sandbox
 
 clean:
