@@ -12,11 +12,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 from playwright.async_api import Browser, BrowserContext, Page
 
 from bridge.browser.contract import PathfinderContract, grafana_selectors, pathfinder_contract
+from bridge.browser.grafana_tab import grafana_version, open_grafana, open_guide
 from bridge.browser.launch import AgentBrowser, add_contract, add_script
 from bridge.config import BrowserConfig
 from bridge.errors import BridgeError, ProtocolError
@@ -68,19 +68,13 @@ class ActionCapture:
         await add_contract(self.context, self.contract)
         await add_script(self.context, "capture.js")
         self.page = await self.context.new_page()
-        try:
-            await self.page.goto(self.grafana_url, wait_until="domcontentloaded")
-        except Exception as exc:
-            raise BridgeError(
-                f"cannot open Grafana at {self.grafana_url}: {str(exc).splitlines()[0]}"
-            ) from None
+        await open_grafana(self.page, self.grafana_url)
         return self.page
 
     async def sign_in(self, user: str, password: str) -> None:
         """Fill Grafana's login form when it is shown (selectors from the e2e table)."""
         assert self.page is not None
-        version = await self.grafana_version()
-        table = grafana_selectors(version)
+        table = grafana_selectors(await grafana_version(self.page, self.config))
         username = self.page.locator(table.css("pages.Login.username"))
         try:
             await username.wait_for(state="visible", timeout=3000)
@@ -95,22 +89,9 @@ class ActionCapture:
             raise BridgeError("signing in to Grafana failed: check --user and --password") from None
         logger.info("[ActionCapture] Signed in as %s", user)
 
-    async def grafana_version(self) -> str:
-        assert self.page is not None
-        version = await self.page.evaluate(
-            "() => window.grafanaBootData?.settings?.buildInfo?.version ?? null"
-        )
-        return (
-            str(version) if isinstance(version, str) else (self.config.grafana_version or "12.0.0")
-        )
-
     async def open_guide(self, guide_url: str) -> None:
         assert self.page is not None
-        param = self.contract["open_guide_param"]
-        await self.page.goto(
-            f"{self.grafana_url}{self.contract['plugin_path']}?{param}={quote(guide_url, safe='')}",
-            wait_until="domcontentloaded",
-        )
+        await open_guide(self.page, self.grafana_url, self.contract, guide_url)
 
     async def close(self) -> None:
         await self._chromium.close()

@@ -14,7 +14,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from playwright.async_api import (
     Browser,
@@ -31,6 +31,7 @@ from bridge.browser.contract import (
     grafana_selectors,
     pathfinder_contract,
 )
+from bridge.browser.grafana_tab import grafana_version, open_grafana, open_guide
 from bridge.browser.launch import AgentBrowser, add_contract, add_script
 from bridge.browser.locate import FastQuery, Target
 from bridge.browser.plan import ReplayPlan, ReplayStep, StepKind, plan_replay
@@ -99,25 +100,13 @@ class ActionReplay:
         await add_script(self.context, "replay.js")
         self.page = await self.context.new_page()
         self.page.on("framenavigated", self._guard_origin)
-        try:
-            await self.page.goto(self.grafana_url, wait_until="domcontentloaded")
-        except PlaywrightError as exc:
-            raise BridgeError(
-                f"cannot open Grafana at {self.grafana_url}: {str(exc).splitlines()[0]}"
-            ) from None
-        version = self.config.grafana_version or await self._page_version()
+        await open_grafana(self.page, self.grafana_url)
+        version = await grafana_version(self.page, self.config)
         self.selectors = grafana_selectors(version)
         logger.info(
             "[ActionReplay] Grafana %s (selectors of %s)", version, self.selectors.grafana_version
         )
         return self.page
-
-    async def _page_version(self) -> str:
-        assert self.page is not None
-        value = await self.page.evaluate(
-            "() => window.grafanaBootData?.settings?.buildInfo?.version ?? null"
-        )
-        return value if isinstance(value, str) else "12.0.0"
 
     async def close(self) -> None:
         await self._chromium.close()
@@ -143,11 +132,7 @@ class ActionReplay:
     async def open_guide(self, guide_url: str) -> None:
         """Open the presenter's guide in this Grafana's docs panel."""
         assert self.page is not None
-        param = self.contract["open_guide_param"]
-        await self.page.goto(
-            f"{self.grafana_url}{self.contract['plugin_path']}?{param}={quote(guide_url, safe='')}",
-            wait_until="domcontentloaded",
-        )
+        await open_guide(self.page, self.grafana_url, self.contract, guide_url)
 
     # -- replay ---------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ import os
 import pytest
 
 from bridge.browser.capture import ActionCapture
+from bridge.browser.grafana_tab import grafana_version
 from bridge.browser.replay import ActionReplay
 from bridge.config import BrowserConfig
 from bridge.protocol.events import AttendeeMode, DoIt, InteractiveAction, ShowMe, TargetAction
@@ -36,7 +37,8 @@ async def test_boot_data_and_selector_table() -> None:
     replay = await signed_in_replay(AttendeeMode.GUIDED)
     try:
         assert replay.selectors is not None
-        version = await replay._page_version()
+        assert replay.page is not None
+        version = await grafana_version(replay.page, BrowserConfig())
         assert version[0].isdigit()
         toggle = replay.selectors.css("components.NavBar.Toggle.button")
         assert await replay.page.locator(toggle).count() == 1  # type: ignore[union-attr]
