@@ -102,13 +102,10 @@ class LivePresenter:
         """Register a fresh 6-character session id (retrying if taken); return the join code."""
         for attempt in range(5):
             session_id = self._requested_id or new_session_id()
-            peer = Peer(
+            peer = Peer.for_client(
                 self._endpoint,
+                self._client,
                 session_id,
-                ice_servers=self._client.ice_servers,
-                ice_transport_policy=self._client.ice_transport_policy,
-                heartbeat_interval=self._client.heartbeat_interval,
-                connect_timeout=self._client.connect_timeout,
                 token=self._identity.token if self._identity else None,
             )
             try:
@@ -236,14 +233,7 @@ class LiveAttendee:
     async def join(self) -> None:
         """Connect, verify the presenter and join; raise SessionError when that fails."""
         self.outcome = asyncio.get_running_loop().create_future()
-        self.peer = Peer(
-            self._endpoint,
-            ice_servers=self._client.ice_servers,
-            heartbeat_interval=self._client.heartbeat_interval,
-            connect_timeout=self._client.connect_timeout,
-            ice_transport_policy=self._client.ice_transport_policy,
-            accept_incoming=False,
-        )
+        self.peer = Peer.for_client(self._endpoint, self._client, accept_incoming=False)
         await self.peer.open()
         try:
             await self._connect_once()

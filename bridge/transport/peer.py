@@ -15,7 +15,7 @@ import urllib.request
 from collections.abc import Coroutine
 from typing import Any
 
-from bridge.config import IceServerConfig
+from bridge.config import ClientConfig, IceServerConfig
 from bridge.errors import ProtocolError
 from bridge.protocol.peerjs import ClientMessage, MessageType, ServerMessage, is_valid_id
 from bridge.protocol.serialization import Serialization
@@ -61,6 +61,28 @@ class Peer:
         self._expired: dict[str, asyncio.Event] = {}
         self.incoming: asyncio.Queue[DataConnection] = asyncio.Queue(max_incoming)
         self.signaling_state = SignalingState.CONNECTING
+
+    @classmethod
+    def for_client(
+        cls,
+        endpoint: SignalingEndpoint,
+        client: ClientConfig,
+        peer_id: str | None = None,
+        *,
+        token: str | None = None,
+        accept_incoming: bool = True,
+    ) -> Peer:
+        """A peer with the ICE, heartbeat and timeout settings of `client` (config.yaml)."""
+        return cls(
+            endpoint,
+            peer_id,
+            ice_servers=client.ice_servers,
+            ice_transport_policy=client.ice_transport_policy,
+            heartbeat_interval=client.heartbeat_interval,
+            connect_timeout=client.connect_timeout,
+            token=token,
+            accept_incoming=accept_incoming,
+        )
 
     # -- lifecycle ----------
 
