@@ -272,7 +272,7 @@ async def present_in_browser(config: Config, args: argparse.Namespace) -> int:
 async def follow_in_browser(config: Config, args: argparse.Namespace) -> int:
     from bridge.browser.launch import wants_headless
     from bridge.browser.replay import ActionReplay
-    from bridge.protocol.events import AttendeeState, Navigation, StepEvent, SyncState
+    from bridge.protocol.events import AttendeeState, StepEvent, guide_url
 
     code = JoinCode.parse(args.code)
     grafana = grafana_for_attendee(args.grafana, args.code)
@@ -322,12 +322,9 @@ async def follow_in_browser(config: Config, args: argparse.Namespace) -> int:
             if event is None:
                 break
             events = asyncio.ensure_future(attendee.next_event())
-            url = ""
             if isinstance(event, SessionStart):
-                url = event.config.tutorialUrl
                 say(describe(event))
-            elif isinstance(event, Navigation | SyncState):
-                url = event.tutorialUrl
+            url = guide_url(event)
             if url and url != guide:
                 guide = url
                 await replay.open_guide(url)

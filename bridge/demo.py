@@ -20,7 +20,7 @@ from bridge.browser.capture import ActionCapture, CapturedStep
 from bridge.browser.launch import launch_chromium
 from bridge.browser.replay import ActionReplay, ReplayResult
 from bridge.config import Config
-from bridge.protocol.events import AttendeeMode, AttendeeState, StepEvent
+from bridge.protocol.events import AttendeeMode, AttendeeState, StepEvent, guide_url
 from bridge.sandbox.server import SandboxServer, SandboxSettings
 from bridge.session.live import LiveAttendee, LivePresenter
 from bridge.signaling.server import SignalingServer
@@ -73,7 +73,7 @@ class Demo:
                 SandboxServer(SandboxSettings(grafana_version=ATTENDEE_VERSION)) as attendee_site,
             ):
                 endpoint = SignalingEndpoint.parse(signaling.url, server_config.key)
-                guide_url = presenter_site.guide_url(self.guide)
+                guide = presenter_site.guide_url(self.guide)
                 say(f"Signaling server  {signaling.url}")
                 say(
                     f"Presenter sandbox {presenter_site.url} (Grafana {PRESENTER_VERSION} contract)"
@@ -83,7 +83,7 @@ class Demo:
                     playwright, self.config.browser, headless=self.headless
                 )
                 presenter = LivePresenter(
-                    self.config.client, endpoint, name="Demo session", tutorial_url=guide_url
+                    self.config.client, endpoint, name="Demo session", tutorial_url=guide
                 )
                 code = await presenter.start()
                 say(f"Join code: {code.encode()}")
@@ -97,7 +97,7 @@ class Demo:
 
                 capture = ActionCapture(self.config.browser, presenter_site.url, on_step=on_step)
                 page = await capture.start(browser=browser)
-                await capture.open_guide(guide_url)
+                await capture.open_guide(guide)
                 attendees = [("Grace", AttendeeMode.GUIDED), ("Finn", AttendeeMode.FOLLOW)]
                 self.names = [name for name, _ in attendees]
                 tasks = []
@@ -132,9 +132,7 @@ class Demo:
         try:
             while (event := await live.next_event()) is not None:
                 received = time.time() * 1000
-                url = getattr(event, "tutorialUrl", "") or getattr(
-                    getattr(event, "config", None), "tutorialUrl", ""
-                )
+                url = guide_url(event)
                 if url and url != opened:
                     opened = url
                     await replay.open_guide(url)

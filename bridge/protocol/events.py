@@ -607,6 +607,15 @@ def parse_message(data: Any, limits: EventLimits = DEFAULT_LIMITS) -> Message:
     return cls(**base, **cls.parse_body(fields))
 
 
+def guide_url(event: SessionEvent) -> str:
+    """The guide an event tells attendees to show ('' for events that name none)."""
+    if isinstance(event, SessionStart):
+        return event.config.tutorialUrl
+    if isinstance(event, Navigation | SyncState):
+        return event.tutorialUrl
+    return ""
+
+
 def parse_event(data: Any, limits: EventLimits = DEFAULT_LIMITS) -> SessionEvent:
     message = parse_message(data, limits)
     if not isinstance(message, SessionEvent):

@@ -184,3 +184,15 @@ def test_auth_messages() -> None:
     assert response == PresenterResponse("n", "s")
     with pytest.raises(ProtocolError, match="not a session event"):
         parse_event({"type": "presenter_challenge", "nonce": "n"})
+
+
+def test_guide_url_of_events() -> None:
+    from bridge.protocol.events import guide_url
+
+    for kind, expected in (
+        ("session_start", "u"),
+        ("navigation", "https://grafana.com/docs/x"),
+        ("sync_state", "u"),
+        ("show_me", ""),
+    ):
+        assert guide_url(parse_event({"type": kind, **BASE, **SAMPLES[kind]})) == expected
