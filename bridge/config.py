@@ -107,11 +107,6 @@ class ServerConfig:
         )
 
     @property
-    def normalized_path(self) -> str:
-        """The path with exactly one trailing slash, as PeerJS clients build URLs."""
-        return self.path.rstrip("/") + "/"
-
-    @property
     def url(self) -> str:
         scheme = "https" if self.tls_cert else "http"
         return f"{scheme}://{self.host}:{self.port}{self.path.rstrip('/') or '/'}"

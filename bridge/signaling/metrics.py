@@ -32,7 +32,6 @@ class SignalingMetrics:
     timed_out: int = 0
     relayed: Counter[str] = field(default_factory=Counter)
     queued: int = 0
-    delivered_from_queue: int = 0
     expired: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
 

@@ -257,7 +257,6 @@ class Realm:
             return []
         self._queued_total -= len(queue.messages)
         client = self._clients[id]
-        self.metrics.delivered_from_queue += len(queue.messages)
         for message in queue.messages:
             self.metrics.relayed[message.type.value] += 1
         return [Send(client.conn, message) for message in queue.messages]
