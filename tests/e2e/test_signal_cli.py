@@ -36,10 +36,10 @@ def state_dir(tmp_path: Path) -> Iterator[str]:
         run("signal", "stop", "--port", pid_file.stem.split("-")[1], "--state-dir", str(tmp_path))
 
 
-def test_foreground_banner_and_clean_sigterm() -> None:
-    port = free_port()
+def start_foreground(port: int, *extra: str) -> tuple[subprocess.Popen[str], list[str]]:
+    """`signal` in the foreground; returns it with its banner, read up to "Ready for connections"."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "bridge", "signal", "--port", str(port)],
+        [sys.executable, "-m", "bridge", "signal", "--port", str(port), *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -51,6 +51,12 @@ def test_foreground_banner_and_clean_sigterm() -> None:
         lines.append(line.rstrip())
         if line.startswith("Ready for connections"):
             break
+    return process, lines
+
+
+def test_foreground_banner_and_clean_sigterm() -> None:
+    port = free_port()
+    process, lines = start_foreground(port)
     assert f"  URL:  http://127.0.0.1:{port}/pathfinder" in lines
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/pathfinder/", timeout=5) as response:
         assert response.status == 200
@@ -61,17 +67,7 @@ def test_foreground_banner_and_clean_sigterm() -> None:
 
 def test_ctrl_c_exits_cleanly() -> None:
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bridge", "signal", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    assert process.stdout is not None
-    for line in process.stdout:
-        if line.startswith("Ready"):
-            break
+    process, _ = start_foreground(port)
     process.send_signal(signal.SIGINT)
     assert process.wait(10 * UNIT) == 0
     assert process.stderr is not None and "Traceback" not in process.stderr.read()
@@ -81,17 +77,7 @@ def test_verbose_logs_connect_relay_disconnect() -> None:
     from websockets.sync.client import connect
 
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bridge", "signal", "--port", str(port), "-v"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    assert process.stdout is not None
-    for line in process.stdout:
-        if line.startswith("Ready"):
-            break
+    process, _ = start_foreground(port, "-v")
     base = f"ws://127.0.0.1:{port}/pathfinder/peerjs?key=pathfinder&token=t&id="
     try:
         with connect(base + "alice") as alice, connect(base + "bob") as bob:
