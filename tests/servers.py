@@ -194,6 +194,13 @@ class CliProcess:
             if predicate(line):
                 return line
 
+    def wait_for_stderr(self, text: str, timeout: float = 10.0) -> bool:
+        """Whether `text` shows up on stderr within `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while text not in self.stderr and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return text in self.stderr
+
     def write(self, line: str) -> None:
         assert self.process.stdin is not None
         self.process.stdin.write(line + "\n")

@@ -306,13 +306,7 @@ def test_missing_targets_and_hostile_events_are_refused(
                     }
                 )
             )
-            deadline = time.monotonic() + 10
-            while (
-                "show_me.action.refTarget: longer than 4096" not in presenter.stderr
-                and time.monotonic() < deadline
-            ):
-                time.sleep(0.05)
-            assert "show_me.action.refTarget: longer than 4096" in presenter.stderr
+            assert presenter.wait_for_stderr("show_me.action.refTarget: longer than 4096")
 
 
 def test_demo_runs_every_guide() -> None:
