@@ -1,7 +1,9 @@
 """Presenter authentication: ECDSA P-256 / SHA-256, byte-compatible with WebCrypto.
 
 The public key travels as SPKI DER, base64url without padding; signatures are WebCrypto's
-raw 64-byte r||s form (not DER), base64url. The signed data is the UTF-8 nonce string.
+raw 64-byte r||s form (not DER), base64url. What is signed is the nonce's base64url-*decoded*
+bytes (16 random bytes), not its text: Pathfinder 2.16's `session-crypto.ts` signs and verifies
+`fromBase64url(nonce)`, and decodes with the browser's `atob`, which `from_base64url` reproduces.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import secrets
+import string
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
@@ -28,10 +31,35 @@ def b64url_encode(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def b64url_decode(text: str) -> bytes:
+_BASE64_ALPHABET = frozenset(string.ascii_letters + string.digits + "+/")
+_ASCII_WHITESPACE = frozenset("\t\n\f\r ")
+
+
+def atob(text: str) -> bytes:
+    """The browser's `atob`: WHATWG forgiving-base64 decode, or ProtocolError where it throws.
+
+    Unlike Python's lenient decoders it never skips a character it does not know: ASCII
+    whitespace is removed, one or two final "=" are allowed on a length divisible by 4, and
+    anything else outside the base64 alphabet is an error.
+    """
+    data = "".join(ch for ch in text if ch not in _ASCII_WHITESPACE)
+    if len(data) % 4 == 0:
+        data = data[:-2] if data.endswith("==") else data[:-1] if data.endswith("=") else data
+    if len(data) % 4 == 1 or not _BASE64_ALPHABET.issuperset(data):
+        raise ProtocolError("not base64")
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError):
+        # Non-strict a2b_base64 drops the leftover bits of a short final group, as atob does.
+        return binascii.a2b_base64(data + "=" * (-len(data) % 4))
+    except binascii.Error:
+        raise ProtocolError("not base64") from None
+
+
+def b64url_decode(text: str) -> bytes:
+    """Pathfinder's `fromBase64url`: "-" and "_" become "+" and "/", then pad and `atob`."""
+    padded = text.replace("-", "+").replace("_", "/")
+    try:
+        return atob(padded + "=" * (-len(padded) % 4))
+    except ProtocolError:
         raise ProtocolError("not base64url") from None
 
 
@@ -77,16 +105,23 @@ class PresenterKey:
         return cls(key)
 
     def sign(self, nonce: str) -> str:
-        der = self.private_key.sign(nonce.encode("utf-8"), _ALGORITHM)
+        """Sign the challenge `nonce` as Pathfinder does: its decoded bytes, not its text.
+
+        A nonce that is not base64url raises ProtocolError (upstream's `atob` throws and the
+        attendee gets no answer).
+        """
+        der = self.private_key.sign(b64url_decode(nonce), _ALGORITHM)
         r, s = decode_dss_signature(der)
         return b64url_encode(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
 
 
 def verify(public_key: str, nonce: str, signature: str) -> bool:
-    """True when `signature` (raw r||s, base64url) signs `nonce` under `public_key` (SPKI)."""
+    """True when `signature` (raw r||s, base64url) signs the decoded bytes of `nonce` under
+    `public_key` (SPKI); False for anything malformed, as Pathfinder's `verifyChallenge`."""
     try:
         key = serialization.load_der_public_key(b64url_decode(public_key))
         raw = b64url_decode(signature)
+        data = b64url_decode(nonce)
     except (ProtocolError, ValueError):
         return False
     if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
@@ -95,7 +130,7 @@ def verify(public_key: str, nonce: str, signature: str) -> bool:
         return False
     der = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
     try:
-        key.verify(der, nonce.encode("utf-8"), _ALGORITHM)
+        key.verify(der, data, _ALGORITHM)
     except InvalidSignature:
         return False
     return True

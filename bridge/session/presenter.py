@@ -196,7 +196,18 @@ class PresenterSession:
         if attendee.challenged or not challenge.nonce:
             return []  # one answer per connection, as Pathfinder
         attendee.challenged = True
-        response = PresenterResponse(challenge.nonce, self.key.sign(challenge.nonce))
+        try:
+            signature = self.key.sign(challenge.nonce)
+        except ProtocolError:
+            # Upstream's atob throws inside its handler: no answer, and the one challenge
+            # of this connection is spent.
+            logger.warning(
+                "[SessionManager] Ignored a challenge from %s: %s",
+                attendee.label,
+                "the nonce is not base64url",
+            )
+            return []
+        response = PresenterResponse(challenge.nonce, signature)
         return [SendTo(attendee.conn, response.to_wire())]
 
     def _join(self, attendee: Attendee, join: AttendeeJoin, now_ms: int) -> list[Output]:

@@ -1,4 +1,5 @@
-"""Presenter signatures are byte-compatible with Chromium's WebCrypto, both directions."""
+"""Presenter signatures are byte-compatible with Chromium's WebCrypto, both directions, over
+the nonce's base64url-decoded bytes as Pathfinder's session-crypto.ts signs them."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def test_python_verifies_a_webcrypto_signature(page: Page, origin: str) -> None:
         + """
         const pair = await crypto.subtle.generateKey({name: "ECDSA", namedCurve: "P-256"}, true, ["sign", "verify"]);
         const spki = await crypto.subtle.exportKey("spki", pair.publicKey);
-        const sig = await crypto.subtle.sign({name: "ECDSA", hash: "SHA-256"}, pair.privateKey, new TextEncoder().encode(nonce));
+        const sig = await crypto.subtle.sign({name: "ECDSA", hash: "SHA-256"}, pair.privateKey, unb64(nonce));
         return {key: b64(spki), signature: b64(sig)};
         }""",
         nonce,
@@ -50,7 +51,7 @@ def test_webcrypto_verifies_a_python_signature(page: Page, origin: str) -> None:
         + B64URL
         + """
         const pub = await crypto.subtle.importKey("spki", unb64(key), {name: "ECDSA", namedCurve: "P-256"}, false, ["verify"]);
-        return crypto.subtle.verify({name: "ECDSA", hash: "SHA-256"}, pub, unb64(signature), new TextEncoder().encode(nonce));
+        return crypto.subtle.verify({name: "ECDSA", hash: "SHA-256"}, pub, unb64(signature), unb64(nonce));
         }""",
         [key.public_key, nonce, key.sign(nonce)],
     )

@@ -1,4 +1,7 @@
-from bridge.protocol.crypto import PresenterKey, b64url_decode, new_nonce, verify
+import pytest
+
+from bridge.errors import ProtocolError
+from bridge.protocol.crypto import PresenterKey, b64url_decode, b64url_encode, new_nonce, verify
 
 
 def test_sign_and_verify() -> None:
@@ -22,3 +25,55 @@ def test_wrong_key_nonce_or_garbage_fails() -> None:
 
 def test_nonce_is_16_bytes_base64url() -> None:
     assert len(b64url_decode(new_nonce())) == 16
+
+
+def test_the_signed_data_is_the_decoded_nonce_as_in_pathfinder() -> None:
+    # Pathfinder 2.16 session-crypto.ts: signBytes(privateKey, fromBase64url(nonce)).
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+    key = PresenterKey.generate()
+    nonce = new_nonce()
+    raw = b64url_decode(key.sign(nonce))
+    der = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
+    key.private_key.public_key().verify(der, b64url_decode(nonce), ec.ECDSA(hashes.SHA256()))
+    # ... and not the nonce's text: a signature over the UTF-8 text does not verify.
+    text_der = key.private_key.sign(nonce.encode(), ec.ECDSA(hashes.SHA256()))
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+    r, s = decode_dss_signature(text_der)
+    text_sig = b64url_encode(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+    assert not verify(key.public_key, nonce, text_sig)
+
+
+@pytest.mark.parametrize(
+    ("text", "decoded"),
+    [
+        ("", b""),
+        ("YQ", b"a"),
+        ("YQ==", b"a"),  # atob accepts padding
+        ("YWJj", b"abc"),
+        ("-_-_", b"\xfb\xff\xbf"),
+        ("+/+/", b"\xfb\xff\xbf"),  # fromBase64url leaves + and / alone
+        (" YQ ", b"a"),  # atob strips ASCII whitespace
+        ("YR", b"a"),  # leftover bits are discarded, as atob does
+    ],
+)
+def test_b64url_decode_is_pathfinders_from_base64url(text: str, decoded: bytes) -> None:
+    assert b64url_decode(text) == decoded
+
+
+@pytest.mark.parametrize(
+    "text", ["Y", " Y Q ", "YQ=a", "Y!Q", "YQ.", "YQ===", "é", "YQ\u00a0", "Y\x00Q"]
+)
+def test_b64url_decode_refuses_what_atob_refuses(text: str) -> None:
+    with pytest.raises(ProtocolError):
+        b64url_decode(text)
+
+
+def test_a_malformed_nonce_is_neither_signed_nor_verified() -> None:
+    key = PresenterKey.generate()
+    with pytest.raises(ProtocolError):
+        key.sign("not base64url!")
+    assert not verify(key.public_key, "not base64url!", key.sign(new_nonce()))

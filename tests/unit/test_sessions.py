@@ -77,7 +77,7 @@ def test_join_with_challenge_then_events_in_order() -> None:
 
 def test_a_presenter_with_another_key_is_refused() -> None:
     real, impostor = make_presenter(), make_presenter()
-    attendee = att.AttendeeSession(real.join_code, make_nonce=lambda: "n")
+    attendee = att.AttendeeSession(real.join_code, make_nonce=lambda: "bm9uY2U")
     impostor.connection_opened("c1", "x", 0.0)
     [challenge] = sent_by_attendee(attendee.channel_opened(0.0, 0))
     [response] = sent_by_presenter(impostor.message_received("c1", challenge, 0.0, 0))
@@ -125,8 +125,8 @@ def test_events_for_another_session_and_garbage_are_rejected() -> None:
 def test_presenter_answers_one_challenge_per_connection() -> None:
     presenter = make_presenter()
     presenter.connection_opened("c1", "x", 0.0)
-    first = presenter.message_received("c1", {"type": "presenter_challenge", "nonce": "a"}, 0, 0)
-    second = presenter.message_received("c1", {"type": "presenter_challenge", "nonce": "b"}, 0, 0)
+    first = presenter.message_received("c1", {"type": "presenter_challenge", "nonce": "YQ"}, 0, 0)
+    second = presenter.message_received("c1", {"type": "presenter_challenge", "nonce": "Yg"}, 0, 0)
     empty = make_presenter()
     empty.connection_opened("c1", "x", 0.0)
     assert len(sent_by_presenter(first)) == 1 and sent_by_presenter(second) == []
@@ -235,3 +235,12 @@ def test_a_repeat_within_500_ms_is_one_click() -> None:
     ]
     assert [d.event.timestamp for d in delivered] == [1000, 1600, 2200, 2250]
     assert attendee.duplicates_dropped == 1
+
+
+def test_a_nonce_that_is_not_base64url_gets_no_answer_and_spends_the_challenge() -> None:
+    # Pathfinder marks the connection challenged, then its atob throws: no answer, no retry.
+    presenter = make_presenter()
+    presenter.connection_opened("c1", "x", 0.0)
+    bad = presenter.message_received("c1", {"type": "presenter_challenge", "nonce": "n!"}, 0, 0)
+    good = presenter.message_received("c1", {"type": "presenter_challenge", "nonce": "YQ"}, 0, 0)
+    assert sent_by_presenter(bad) == [] and sent_by_presenter(good) == []

@@ -1,5 +1,6 @@
 // A Pathfinder-like Live Session peer in the browser, written from PROTOCOL.md section 3:
-// stock PeerJS 1.5.x, default (BinaryPack) serialization, WebCrypto ECDSA P-256.
+// stock PeerJS 1.5.x, default (BinaryPack) serialization, WebCrypto ECDSA P-256 over the
+// nonce's base64url-decoded bytes (as Pathfinder's session-crypto.ts).
 // Tests drive it through window.live.
 (() => {
   const b64url = (buf) => btoa(String.fromCharCode(...new Uint8Array(buf)))
@@ -9,7 +10,6 @@
     (c) => c.charCodeAt(0));
   const ECDSA = { name: "ECDSA", namedCurve: "P-256" };
   const SIGN = { name: "ECDSA", hash: "SHA-256" };
-  const utf8 = (s) => new TextEncoder().encode(s);
   const openPeer = (id, options) => new Promise((resolve, reject) => {
     const peer = new Peer(id, Object.assign({ debug: 0, config: { iceServers: [] } }, options));
     peer.on("open", () => resolve(peer));
@@ -37,7 +37,7 @@
           if (!verified) {
             if (msg.type !== "presenter_response") { this.log.push("dropped " + msg.type); return; }
             const ok = msg.nonce === nonce &&
-              await crypto.subtle.verify(SIGN, key, unb64url(msg.signature), utf8(nonce));
+              await crypto.subtle.verify(SIGN, key, unb64url(msg.signature), unb64url(nonce));
             clearTimeout(timer);
             if (!ok) { reject("presenter failed verification"); return; }
             verified = true;
@@ -70,7 +70,7 @@
       peer.on("connection", (conn) => {
         conn.on("data", async (msg) => {
           if (msg.type === "presenter_challenge") {
-            const sig = await crypto.subtle.sign(SIGN, pair.privateKey, utf8(msg.nonce));
+            const sig = await crypto.subtle.sign(SIGN, pair.privateKey, unb64url(msg.nonce));
             conn.send({ type: "presenter_response", nonce: msg.nonce, signature: b64url(sig) });
           } else if (msg.type === "attendee_join") {
             this.attendees.push({ conn, name: msg.name, mode: msg.mode });
