@@ -173,7 +173,7 @@ class LivePresenter:
     async def _tick_forever(self) -> None:
         while True:
             self._perform(self.session.tick(time.monotonic(), now_ms()))
-            memory.release_if_due()
+            memory.heap.release_if_due()
             await asyncio.sleep(TICK)
 
     def _perform(self, outputs: list[pres.Output]) -> None:
@@ -367,7 +367,7 @@ class LiveAttendee:
         while True:
             await asyncio.sleep(TICK / 5)
             self._perform(self.session.tick(time.monotonic(), now_ms()))
-            memory.release_if_due()
+            memory.heap.release_if_due()
 
     def _finish(self, reason: str) -> None:
         if self.outcome is not None and not self.outcome.done():

@@ -19,11 +19,9 @@ SETTLE = 3.0
 #: Under a stream of closes, trim at least this often anyway.
 LONGEST_WAIT = 30.0
 
-_closed_at: float | None = None
-_first_pending: float | None = None
 
-
-def _load_trim() -> Callable[[int], int] | None:
+def load_malloc_trim() -> Callable[[int], int] | None:
+    """glibc's malloc_trim, or None where the C library has none."""
     name = ctypes.util.find_library("c")
     if not name:
         return None
@@ -37,28 +35,49 @@ def _load_trim() -> Callable[[int], int] | None:
     return function
 
 
-_trim = _load_trim()
+class HeapTrimmer:
+    """When to trim: once the last close has settled, and now and then under a stream of them.
+
+    The times are monotonic seconds passed in by the caller (tests pass their own).
+    """
+
+    def __init__(
+        self,
+        trim: Callable[[int], int] | None,
+        *,
+        settle: float = SETTLE,
+        longest_wait: float = LONGEST_WAIT,
+    ) -> None:
+        self._trim = trim
+        self.settle = settle
+        self.longest_wait = longest_wait
+        self._closed_at: float | None = None
+        self._first_pending: float | None = None
+        self.trims = 0
+
+    def note_closed(self, now: float | None = None) -> None:
+        """A peer connection closed: its memory will be free soon."""
+        self._closed_at = time.monotonic() if now is None else now
+        if self._first_pending is None:
+            self._first_pending = self._closed_at
+
+    def release_if_due(self, now: float | None = None) -> bool:
+        """Trim once the last close has settled; True when it trimmed."""
+        if self._closed_at is None or self._first_pending is None:
+            return False
+        moment = time.monotonic() if now is None else now
+        if moment - self._closed_at < self.settle and moment - self._first_pending < (
+            self.longest_wait
+        ):
+            return False
+        self._closed_at = self._first_pending = None
+        if self._trim is None:
+            return False
+        gc.collect()  # aiortc's objects sit in reference cycles
+        self._trim(0)
+        self.trims += 1
+        return True
 
 
-def note_closed(now: float | None = None) -> None:
-    """A peer connection closed: its memory will be free soon."""
-    global _closed_at, _first_pending
-    _closed_at = time.monotonic() if now is None else now
-    if _first_pending is None:
-        _first_pending = _closed_at
-
-
-def release_if_due(now: float | None = None) -> bool:
-    """Trim once the last close has settled; True when it trimmed."""
-    global _closed_at, _first_pending
-    moment = time.monotonic() if now is None else now
-    if _closed_at is None or _first_pending is None:
-        return False
-    if moment - _closed_at < SETTLE and moment - _first_pending < LONGEST_WAIT:
-        return False
-    _closed_at = _first_pending = None
-    if _trim is None:
-        return False
-    gc.collect()  # aiortc's objects sit in reference cycles
-    _trim(0)
-    return True
+#: The process's heap is one: every peer and session notes its closes here.
+heap = HeapTrimmer(load_malloc_trim())

@@ -292,7 +292,7 @@ class Peer:
             del self._connections[connection.connection_id]
         with contextlib.suppress(Exception):
             await connection.close()
-        memory.note_closed()
+        memory.heap.note_closed()
 
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
         task = asyncio.create_task(coro, name=name)
