@@ -19,6 +19,7 @@ from playwright.async_api import Page, async_playwright
 from bridge.browser.capture import ActionCapture, CapturedStep
 from bridge.browser.launch import launch_chromium
 from bridge.browser.replay import ActionReplay, ReplayResult
+from bridge.commands.terminal import say
 from bridge.config import Config
 from bridge.protocol.events import AttendeeMode, AttendeeState, StepEvent, guide_url
 from bridge.sandbox.server import SandboxServer, SandboxSettings
@@ -31,10 +32,6 @@ ENABLED = (
 )
 PRESENTER_VERSION = "12.0.0"
 ATTENDEE_VERSION = "11.0.0"
-
-
-def say(text: str) -> None:
-    print(text, flush=True)
 
 
 @dataclass

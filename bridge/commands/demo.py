@@ -1,0 +1,33 @@
+"""`pathfinder-bridge demo`: a whole Live Session on the bundled sandbox (see `bridge.demo`)."""
+
+from __future__ import annotations
+
+import argparse
+
+from bridge.commands.common import add_common_flags, load, run_async
+
+NAME = "demo"
+HELP = "run a whole session on the bundled sandbox: presenter, guided and follow attendees"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Start the signaling server, two sandboxes, a presenter that walks a guide and "
+        "two attendees (guided and follow), then print the event flow and a summary."
+    )
+    add_common_flags(parser)
+    parser.add_argument(
+        "--guide",
+        default="welcome-tour",
+        choices=("welcome-tour", "first-dashboard", "connect-datasource"),
+    )
+    parser.add_argument("--headed", action="store_true", help="show the browser")
+    parser.add_argument("--pause", type=float, default=0.3, help="seconds between clicks")
+
+
+def run(args: argparse.Namespace) -> int:
+    from bridge.demo import Demo
+
+    config = load(args, {})
+    demo = Demo(config, guide=args.guide, headless=not args.headed, pause=args.pause)
+    return run_async(demo.run)
