@@ -13,15 +13,20 @@
   const attrs = contract.step.attributes;
   const showClass = contract.show_button.class;
   const doClass = contract.do_button.class;
+  // The real panel's multistep button ("Run N steps") has neither class; its test id says Do it.
+  const showTestId = contract.show_button.testid_prefix;
+  const doTestId = contract.do_button.testid_prefix;
+  const buttons = `.${showClass}, .${doClass}, button[data-testid^="${showTestId}"], button[data-testid^="${doTestId}"]`;
   const recent = new Map();
   const DUPLICATE_MS = 100;
 
   document.addEventListener("click", (event) => {
-    const button = event.target instanceof Element && event.target.closest(`.${showClass}, .${doClass}`);
+    const button = event.target instanceof Element && event.target.closest(buttons);
     if (!button || button.disabled) return;
     const step = button.closest(contract.step.selector);
     if (!step) return;
-    const type = button.classList.contains(showClass) ? "show_me" : "do_it";
+    const isShow = button.classList.contains(showClass) || (button.getAttribute("data-testid") || "").startsWith(showTestId);
+    const type = isShow ? "show_me" : "do_it";
     const stepId = step.getAttribute(attrs.step_id) || "";
     const now = performance.now();
     const key = type + "|" + stepId;
