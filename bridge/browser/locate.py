@@ -1,8 +1,9 @@
 """Pathfinder's selector dialect, translated into Playwright selectors (sans-I/O).
 
 Beyond CSS, guides use `:contains("text")`, `:has(...)`, `:nth-match(n)`, `:text("...")`,
-`grafana:` tokens (resolved with *this* Grafana's selector table), and, for `button`
-actions, plain button text. The result is an ordered list of Playwright selectors: the
+`grafana:` tokens (resolved with *this* Grafana's selector table: Pathfinder's
+`grafana:path:id` and `{grafana:path:id}`, and our older `grafana:path(id)`), and, for
+`button` actions, plain button text. The result is an ordered list of Playwright selectors: the
 first one that matches wins (Pathfinder's button rule: exact text first, then substring).
 """
 
@@ -17,6 +18,9 @@ from bridge.errors import BridgeError
 
 MAX_SELECTOR = 2000
 _TOKEN = re.compile(r"grafana:([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)+)(?:\(([^()]*)\))?")
+_PATH = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)+"
+_BRACED_TOKEN = re.compile(r"\{grafana:(" + _PATH + r")(?::([^}]+))?\}")
+_WHOLE_TOKEN = re.compile(r"grafana:(" + _PATH + r")(?::(.+))?", re.DOTALL)
 _CONTAINS = re.compile(
     r""":contains\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|([^)"']*))\s*\)"""
 )
@@ -76,14 +80,26 @@ def _expand_tokens(reftarget: str, grafana: GrafanaSelectors) -> str:
     if len(selector) > MAX_SELECTOR:
         raise LocateError(f"selector longer than {MAX_SELECTOR} characters")
 
+    def resolve(path: str, argument: str | None) -> str:
+        try:
+            return grafana.css(path, argument)
+        except ContractError as exc:
+            raise LocateError(str(exc)) from None
+
+    # Pathfinder's own forms: `{grafana:path[:id]}` inside a selector, `grafana:path[:id]`
+    # as the whole of it (its resolveSelector).
+    if "{grafana:" in selector:
+        return _BRACED_TOKEN.sub(lambda m: resolve(m.group(1), m.group(2)), selector)
+    whole = _WHOLE_TOKEN.fullmatch(selector)
+    if whole:
+        return resolve(whole.group(1), whole.group(2))
+
+    # Ours, kept for guides written before: `grafana:path(arg)`, and a token followed by CSS.
     def token(match: re.Match[str]) -> str:
         argument = match.group(2)
         if argument is not None:
             argument = argument.strip().strip("'\"")
-        try:
-            return grafana.css(match.group(1), argument)
-        except ContractError as exc:
-            raise LocateError(str(exc)) from None
+        return resolve(match.group(1), argument)
 
     return _TOKEN.sub(token, selector)
 
