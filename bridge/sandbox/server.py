@@ -16,10 +16,13 @@ import mimetypes
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from bridge.browser.contract import grafana_selectors, pathfinder_contract
 from bridge.errors import PortInUseError
+from bridge.sandbox import realpanel
+from bridge.sandbox.realpanel import RealPanel
 from bridge.signaling.ports import describe_port_holder
 
 HERE = Path(__file__).parent
@@ -38,6 +41,8 @@ class SandboxSettings:
     password: str = "admin"
     #: Extra elements on every page, for benchmarks on a Grafana-sized DOM (~10,000 nodes).
     extra_elements: int = 0
+    #: The real Pathfinder panel in place of the imitation (`--pathfinder DIST`).
+    real_panel: RealPanel | None = None
 
 
 def _script_json(value: object) -> str:
@@ -45,17 +50,18 @@ def _script_json(value: object) -> str:
     return json.dumps(value).replace("</", "<\\/").replace("<!--", "<\\!--")
 
 
+def guides() -> list[dict[str, Any]]:
+    return [json.loads(path.read_text(encoding="utf-8")) for path in sorted(GUIDES.glob("*.json"))]
+
+
 def guide_list() -> list[dict[str, str]]:
-    guides = []
-    for path in sorted(GUIDES.glob("*.json")):
-        data = json.loads(path.read_text(encoding="utf-8"))
-        guides.append({"id": str(data["id"]), "title": str(data["title"])})
-    return guides
+    return [{"id": str(guide["id"]), "title": str(guide["title"])} for guide in guides()]
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     server_version = "grafana-sandbox"
     page: bytes = b""
+    real_panel: RealPanel | None = None
 
     def log_message(self, format: str, *args: object) -> None:
         pass
@@ -74,6 +80,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         path = urlsplit(self.path).path
+        if self.real_panel is not None and self._real_panel_get(self.real_panel, path):
+            return
         if path.startswith("/static/"):
             self._file(STATIC, path.removeprefix("/static/"))
         elif path == "/api/guides":
@@ -86,6 +94,47 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send(204, b"", "image/x-icon")
         else:
             self._send(200, self.page, "text/html; charset=utf-8")
+
+    def do_POST(self) -> None:
+        # Grafana's feature-flag evaluation (OpenFeature): no flags here, so the plugin's
+        # defaults apply. Everything else has no API in the sandbox.
+        length = min(int(self.headers.get("Content-Length") or 0), 1 << 20)
+        self.rfile.read(length)
+        if self.real_panel is not None and "/ofrep/" in self.path:
+            self._send(200, b'{"flags":[]}', "application/json")
+        else:
+            self._send(404, b'{"message":"not found"}', "application/json")
+
+    def _real_panel_get(self, panel: RealPanel, path: str) -> bool:
+        """The plugin's files and the APIs it calls; False for everything else."""
+        if path.startswith(realpanel.PLUGIN_URL + "/"):
+            target = panel.build.file(path.removeprefix(realpanel.PLUGIN_URL + "/"))
+            if target is None:
+                self._send(404, b"not found\n", "text/plain")
+            else:
+                content_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+                self._send(200, target.read_bytes(), content_type)
+        elif path == "/static/host.js":
+            self._send(200, panel.host_bundle.read_bytes(), "text/javascript")
+        elif path == realpanel.SETTINGS_API:
+            body = json.dumps(realpanel.plugin_settings(panel.peers)).encode()
+            self._send(200, body, "application/json")
+        elif path == realpanel.GUIDES_API:
+            items = [realpanel.guide_resource(guide) for guide in guides()]
+            self._send(200, json.dumps({"items": items}).encode(), "application/json")
+        elif path.startswith(realpanel.GUIDES_API + "/"):
+            name = path.removeprefix(realpanel.GUIDES_API + "/")
+            found = [guide for guide in guides() if guide["id"] == name]
+            if found:
+                body = json.dumps(realpanel.guide_resource(found[0])).encode()
+                self._send(200, body, "application/json")
+            else:
+                self._send(404, b'{"message":"guide not found"}', "application/json")
+        elif path.startswith(("/api/", "/apis/")):
+            self._send(404, b'{"message":"not found"}', "application/json")
+        else:
+            return False
+        return True
 
     def _file(self, folder: Path, name: str) -> None:
         target = (folder / name).resolve()
@@ -109,12 +158,22 @@ def render_page(settings: SandboxSettings) -> bytes:
             "selectorTable": table.grafana_version,
         },
     }
+    panel = settings.real_panel
+    if panel is not None:
+        extra = realpanel.boot_data(
+            settings.grafana_version, settings.user, panel.build, "docs-panel-container"
+        )
+        boot["settings"].update(extra.pop("settings"))
+        boot["settings"]["buildInfo"]["edition"] = "Sandbox"
+        boot.update(extra)
     script = (
         f"window.grafanaBootData = {_script_json(boot)};\n"
         f"window.__sandboxSelectors = {_script_json(table.table)};\n"
         f"window.__sandboxContract = {_script_json(contract.data)};"
     )
     template = (STATIC / "index.html").read_text(encoding="utf-8")
+    if panel is not None:
+        template = template.replace("/static/pathfinder.js", "/static/host.js")
     return template.replace("/*BOOT*/", script).encode()
 
 
@@ -127,7 +186,11 @@ class SandboxServer:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        handler = type("Handler", (_Handler,), {"page": render_page(self.settings)})
+        handler = type(
+            "Handler",
+            (_Handler,),
+            {"page": render_page(self.settings), "real_panel": self.settings.real_panel},
+        )
         try:
             self._httpd = http.server.ThreadingHTTPServer(
                 (self.settings.host, self.settings.port), functools.partial(handler)
@@ -161,6 +224,10 @@ class SandboxServer:
         return f"http://{self.settings.host}:{self.port}"
 
     def guide_url(self, guide_id: str) -> str:
+        """How the panel names a sandbox guide: its URL, or `backend-guide:ID` for the real
+        panel (it loads custom guides through its app-platform API, never from http URLs)."""
+        if self.settings.real_panel is not None:
+            return f"{realpanel.GUIDE_SCHEME}{guide_id}"
         return f"{self.url}/guides/{guide_id}"
 
     def __enter__(self) -> SandboxServer:

@@ -49,6 +49,9 @@
   // -- routing ---------------------------------------------------------------------------------
   function navigate(path) {
     if (path === location.pathname + location.search) return;
+    // With the real panel, its host routes through Grafana's locationService (which
+    // re-renders the page), so the plugin and the page agree on where they are.
+    if (window.sandbox.router) { window.sandbox.router(path); return; }
     history.pushState({}, "", path);
     render();
   }

@@ -1,7 +1,18 @@
-// The sandbox's Pathfinder-like docs panel: renders guides in the real JSON schema with
-// Pathfinder 2.16's step DOM, gates buttons on requirements, and performs Show me / Do it
-// with its own selector-dialect resolver (independent of pathfinder-bridge's, as the real
-// plugin is). Class names and attributes come from selectors/pathfinder.yaml.
+// The sandbox's imitation of Pathfinder's docs panel, for machines without the built plugin
+// (the default `make demo` and `make test`). With `--pathfinder DIST` the sandbox runs the real
+// panel instead (bridge/sandbox/host/), and this file is not loaded.
+//
+// What it imitates, and no more: rendering guides (the real JSON schema) with Pathfinder 2.16's
+// step DOM (`.interactive-step`, data-targetaction / data-reftarget / data-step-id /
+// data-targetcomment / data-internal-actions, the Show me / Do it buttons and their test ids,
+// the multistep "Run N steps" button, guided blocks without an action), requirement gating
+// (buttons appear only when met), the selector dialect, and Do it (the presenter's page must
+// really change for later steps' requirements). Not imitated: the highlight (the real panel
+// draws it; our attendees draw theirs with bridge/browser/js/replay.js), Live Sessions, and
+// everything else of the panel. Class names and attributes come from selectors/pathfinder.yaml.
+//
+// Kept honest by tests/realpanel/test_imitation.py: the same guides, rendered by this file and
+// by the real panel, give the same step elements, attributes and buttons.
 (() => {
   "use strict";
   const contract = window.__sandboxContract;
@@ -14,13 +25,22 @@
     let value = table[path];
     if (value === undefined) return null;
     if (arg !== undefined) value = value.split("{0}").join(arg);
-    const attribute = value.startsWith("data-testid") ? "data-testid" : "aria-label";
-    return `[${attribute}="${value.replace(/"/g, '\\"')}"]`;
+    const quoted = `"${value.replace(/"/g, '\\"')}"`;
+    return `:is([data-testid=${quoted}], [aria-label=${quoted}])`;
+  }
+
+  // Pathfinder's token forms: `{grafana:path:id}` inside a selector, `grafana:path:id` alone.
+  function expandTokens(selector) {
+    if (selector.includes("{grafana:")) {
+      return selector.replace(/\{grafana:([A-Za-z_][\w]*(?:\.\w+)+)(?::([^}]+))?\}/g,
+        (_, path, arg) => grafanaCss(path, arg) || "[data-unknown-selector]");
+    }
+    const whole = /^grafana:([A-Za-z_][\w]*(?:\.\w+)+)(?::(.+))?$/s.exec(selector);
+    return whole ? grafanaCss(whole[1], whole[2]) || "[data-unknown-selector]" : selector;
   }
 
   function resolveAll(selector) {
-    let css = selector.replace(/grafana:([A-Za-z_][\w]*(?:\.\w+)+)(?:\(([^()]*)\))?/g,
-      (_, path, arg) => grafanaCss(path, arg === undefined ? undefined : arg.trim().replace(/^['"]|['"]$/g, "")) || "[data-unknown-selector]");
+    let css = expandTokens(selector);
     let nth = null;
     const nthMatch = css.match(/:nth-match\(\s*(\d+)\s*\)\s*$/);
     if (nthMatch) { nth = Number(nthMatch[1]); css = css.slice(0, nthMatch.index); }
@@ -57,34 +77,14 @@
   // -- requirements ------------------------------------------------------------------------------
   function requirementMet(requirement, step) {
     const [name, arg] = requirement.split(/:(.*)/s);
-    if (name === "exists-reftarget") return !!findTarget(step.action, step.reftarget);
+    if (name === "exists-reftarget") {
+      const target = step.internal ? step.internal[0] : step;
+      return !!target && !!findTarget(target.action, target.reftarget);
+    }
     if (name === "on-page") return location.pathname.startsWith(arg);
     if (name === "navmenu-open") return !!document.querySelector(grafanaCss("components.NavMenu.Menu"));
     if (name === "has-datasource") return window.sandbox.store.get("datasources", []).some((d) => d.type === arg.toLowerCase());
     return true; // unknown requirements do not block, as in the plugin
-  }
-
-  // -- highlight -----------------------------------------------------------------------------------
-  const hl = contract.highlight;
-  let clearHighlight = () => {};
-  function highlight(el, comment, step) {
-    clearHighlight();
-    const rect = el.getBoundingClientRect();
-    const tiny = rect.width < 10 || rect.height < 10;
-    const box = h("div", { class: tiny ? hl.dot_class : hl.outline_class });
-    Object.assign(box.style, tiny
-      ? { position: "fixed", left: rect.left + rect.width / 2 - 8 + "px", top: rect.top + rect.height / 2 - 8 + "px", zIndex: hl.z_index, pointerEvents: "none" }
-      : { position: "fixed", left: rect.left - hl.margin_px + "px", top: rect.top - hl.margin_px + "px",
-          width: rect.width + 2 * hl.margin_px + "px", height: rect.height + 2 * hl.margin_px + "px", zIndex: hl.z_index, pointerEvents: "none" });
-    document.body.append(box);
-    let note = null;
-    if (comment) {
-      note = h("div", { class: hl.comment_class, "data-test-action": step.action, "data-test-reftarget": step.reftarget }, comment);
-      Object.assign(note.style, { position: "fixed", left: rect.left + "px", top: rect.bottom + hl.dot_below_px + "px", zIndex: hl.z_index });
-      document.body.append(note);
-    }
-    const timer = setTimeout(() => clearHighlight(), 6000);
-    clearHighlight = () => { clearTimeout(timer); box.remove(); note?.remove(); clearHighlight = () => {}; };
   }
 
   // -- do it ------------------------------------------------------------------------------------------
@@ -124,42 +124,43 @@
   const steps = [];
 
   function stepElement(block, section, index) {
-    const action = block.type === "multistep" ? "multistep" : block.type === "guided" ? "guided" : block.action;
-    const reftarget = block.reftarget || "";
-    const id = block.id || "step-" + hash([section, index, action, reftarget].join("|"));
-    const step = { id, action, reftarget, value: block.targetvalue, comment: block.comment,
-      requirements: block.requirements || [], internal: block.steps || null };
-    const showLabel = "Show me";
-    const doLabel = action === "navigate" ? "Go there" : action === "multistep" ? "Do section" : action === "guided" ? "Guide me" : "Do it";
+    // As the real panel: a multistep's reftarget is its id; a guided block carries no action.
+    const kind = block.type === "multistep" || block.type === "guided" ? block.type : "interactive";
+    const inner = kind === "interactive" ? null : block.steps || [];
+    const action = kind === "multistep" ? "multistep" : kind === "guided" ? null : block.action;
+    const first = inner && inner[0];
+    const id = block.id || "step-" + hash([section, index, action || kind, block.reftarget || (first && first.reftarget) || ""].join("|"));
+    const reftarget = kind === "multistep" ? id : kind === "guided" ? null : block.reftarget || "";
+    const step = { id, action, reftarget, value: block.targetvalue, requirements: block.requirements || [],
+      internal: inner && inner.map((s) => ({ action: s.action, reftarget: s.reftarget, targetvalue: s.targetvalue })) };
     const el = h("div", {
-      class: contract.step.selector.split(".").slice(1).join(" "),
+      class: contract.step.selector.split(".").slice(1).join(" ") + (kind === "guided" ? " interactive-guided" : ""),
       [attrs.action]: action, [attrs.reftarget]: reftarget, [attrs.value]: block.targetvalue,
-      [attrs.comment]: block.comment, [attrs.step_id]: id, [attrs.requirements]: step.requirements.join(",") || null,
-      [attrs.internal_actions]: step.internal ? JSON.stringify(step.internal.map((s) => ({
-        targetAction: s.action, refTarget: s.reftarget, targetValue: s.targetvalue, requirements: (s.requirements || []).join(",") || undefined }))) : null,
-      "data-testid": contract.step.testid_prefix + id, [attrs.state]: "idle",
-    }, h("div", { class: "step-text" }, block.content || ""));
-    const buttons = h("div", { class: "step-buttons" });
-    if (block.showMe !== false && action !== "navigate" && action !== "multistep" && action !== "noop")
-      buttons.append(h("button", { class: contract.show_button.class, "data-testid": contract.show_button.testid_prefix + id,
-        onclick: () => showMe(step, el) }, showLabel));
-    if (block.doIt !== false)
-      buttons.append(h("button", { class: contract.do_button.class, "data-testid": contract.do_button.testid_prefix + id,
-        onclick: () => doIt(step, el) }, doLabel));
+      // The real panel renders the tooltip's markdown as HTML here.
+      [attrs.comment]: block.tooltip ? `<p>${block.tooltip.replace(/&/g, "&amp;").replace(/</g, "&lt;")}</p>\n` : null,
+      [attrs.internal_actions]: kind === "multistep" ? JSON.stringify(inner.map((s) => ({
+        targetAction: s.action, refTarget: s.reftarget, targetValue: s.targetvalue,
+        requirements: (s.requirements || []).join(",") || undefined }))) : null,
+      [attrs.step_id]: id, "data-testid": contract.step.testid_prefix + id, [attrs.state]: "idle",
+    }, h("div", { class: "interactive-step-content" }, block.content || ""));
+    const buttons = h("div", { class: "interactive-step-action-buttons" });
+    const showMe = block.showMe !== false && kind === "interactive" && action !== "navigate" && action !== "noop";
+    const doIt = block.doIt !== false && action !== "noop";
+    if (showMe)
+      buttons.append(h("button", { class: contract.show_button.class, "data-testid": contract.show_button.testid_prefix + id }, "Show me"));
+    if (doIt)
+      buttons.append(h("button", {
+        class: kind === "interactive" ? contract.do_button.class : "interactive-guided-start-btn",
+        "data-testid": contract.do_button.testid_prefix + id, onclick: () => performStep(step, el) },
+      kind === "multistep" ? `▶ Run ${inner.length} steps` : kind === "guided" ? "Start" : action === "navigate" ? "Go there" : "Do it"));
+    step.buttons = buttons;
     el.append(buttons);
     step.el = el;
     steps.push(step);
     return el;
   }
 
-  function showMe(step, el) {
-    const target = step.action === "multistep"
-      ? findTarget(step.internal[0].action, step.internal[0].reftarget) : findTarget(step.action, step.reftarget);
-    if (target) highlight(target, step.comment, step);
-    else el.setAttribute(attrs.state, "error");
-  }
-
-  async function doIt(step, el) {
+  async function performStep(step, el) {
     el.setAttribute(attrs.state, "executing");
     try {
       if (step.action === "multistep") {
@@ -167,7 +168,7 @@
           await perform(inner.action, inner.reftarget, inner.targetvalue);
           await new Promise((r) => setTimeout(r, 150));
         }
-      } else if (step.action !== "guided") {
+      } else if (step.action) {
         await perform(step.action, step.reftarget, step.value);
       }
       el.setAttribute(attrs.state, "completed");
@@ -192,15 +193,18 @@
       if (state === "executing" || state === "completed" || state === "error") continue;
       const met = step.requirements.every((r) => requirementMet(r, step));
       step.el.setAttribute(attrs.state, met ? "idle" : "requirements-unmet");
-      for (const button of step.el.querySelectorAll("button")) button.disabled = !met;
+      // As the real panel: the buttons are there only while the requirements are met.
+      step.buttons.hidden = !met;
+      for (const button of step.buttons.querySelectorAll("button")) button.disabled = !met;
     }
   }
   setInterval(refreshRequirements, 300);
   window.addEventListener("sandbox:render", () => setTimeout(refreshRequirements, 0));
 
   // -- the panel ------------------------------------------------------------------------------------------
+  // A sandbox guide by any of its names: its URL, or the real panel's `backend-guide:ID` / `api:ID`.
   function guideIdFromUrl(url) {
-    const match = /\/guides\/([a-z0-9-]+)/.exec(url || "");
+    const match = /\/guides\/([a-z0-9-]+)/.exec(url || "") || /^(?:backend-guide|api):([a-z0-9-]+)$/.exec(url || "");
     return match ? match[1] : null;
   }
 
