@@ -27,8 +27,13 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 
 
 def pytest_ignore_collect(collection_path: Any, config: pytest.Config) -> bool | None:
-    """The real-Grafana tier exists only when GRAFANA_URL names one: never collected, never skipped."""
-    if "grafana" in getattr(collection_path, "parts", ()) and not os.environ.get("GRAFANA_URL"):
+    """Tiers that need something outside the repository exist only when it is named: never
+    collected, never skipped. The real-Grafana tier needs GRAFANA_URL; the real-panel tier
+    needs PATHFINDER_DIST (a built Pathfinder plugin)."""
+    parts = getattr(collection_path, "parts", ())
+    if "grafana" in parts and not os.environ.get("GRAFANA_URL"):
+        return True
+    if "realpanel" in parts and not os.environ.get("PATHFINDER_DIST"):
         return True
     return None
 
