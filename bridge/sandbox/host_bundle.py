@@ -118,8 +118,13 @@ def host_bundle(root: Path | None = None) -> Path:
         shutil.copyfile(HOST_SOURCES / "build.mjs", deps / "build.mjs")
         partial = bundle.with_suffix(".partial.js")
         _run(
-            [node, str(deps / "build.mjs"), str(HOST_SOURCES / "host.js"), str(partial),
-             str(deps / "node_modules")],
+            [
+                node,
+                str(deps / "build.mjs"),
+                str(HOST_SOURCES / "host.js"),
+                str(partial),
+                str(deps / "node_modules"),
+            ],
             deps,
             BUILD_TIMEOUT,
             "bundling the host script",

@@ -180,7 +180,15 @@ async function mount() {
 
 // The sandbox's router follows the plugin's (and everybody's) history changes, and its own
 // links go through locationService.
-locationService.getHistory().listen(() => window.sandbox && window.sandbox.render());
+// Only a change of route re-renders: the plugin also replaces the location to tidy its own
+// query parameters, and a re-render then would re-mount the very element it is about to click.
+let shownRoute = location.pathname + location.search;
+locationService.getHistory().listen(() => {
+  const route = location.pathname + location.search;
+  if (route === shownRoute || !window.sandbox) return;
+  shownRoute = route;
+  window.sandbox.render();
+});
 window.sandbox.router = (path) => locationService.push(path);
 
 // A sandbox guide, by any of its names, as the real panel loads it: `backend-guide:ID`.
