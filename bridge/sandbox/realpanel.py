@@ -27,9 +27,9 @@ GUIDES_API = (
 )
 #: The feature toggle under which the plugin lists app-platform guides in its panel.
 GUIDES_TOGGLE = "aggregation.pathfinderbackend-ext-grafana-app.enabled"
-#: How a sandbox guide is named to the real panel (`?doc=api:ID` opens it too).
+#: How the real panel names a sandbox guide (`?doc=api:ID` opens it too).
 GUIDE_SCHEME = "backend-guide:"
-#: The PeerJS path is fixed in the plugin (session-manager.ts); only host, port and key are settings.
+#: The PeerJS path is fixed in the plugin (session-manager.ts); host, port and key are settings.
 PEERJS_PATH = "/pathfinder"
 
 
