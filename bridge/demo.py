@@ -13,8 +13,9 @@ import asyncio
 import dataclasses
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from playwright.async_api import Page, async_playwright
+from playwright.async_api import Browser, Page, async_playwright
 
 from bridge.browser.capture import ActionCapture, CapturedStep
 from bridge.browser.launch import launch_chromium
@@ -22,6 +23,7 @@ from bridge.browser.replay import ActionReplay, ReplayResult
 from bridge.commands.terminal import say
 from bridge.config import Config
 from bridge.protocol.events import AttendeeMode, AttendeeState, StepEvent, guide_url
+from bridge.sandbox.realpanel import RealPanel
 from bridge.sandbox.server import SandboxServer, SandboxSettings
 from bridge.session.live import LiveAttendee, LivePresenter
 from bridge.signaling.server import SignalingServer
@@ -32,6 +34,14 @@ ENABLED = (
 )
 PRESENTER_VERSION = "12.0.0"
 ATTENDEE_VERSION = "11.0.0"
+REAL_ATTENDEE = "Rita"
+#: Records when the real panel draws a highlight (its outline element appears).
+WATCH_OUTLINES = """
+window.__realOutlines = [];
+new MutationObserver((records) => { for (const r of records) for (const n of r.addedNodes)
+  if (n.classList && n.classList.contains('interactive-highlight-outline')) window.__realOutlines.push(Date.now());
+}).observe(document, { childList: true, subtree: true });
+"""
 
 
 @dataclass
@@ -46,14 +56,26 @@ class Row:
 
 
 class Demo:
-    def __init__(self, config: Config, *, guide: str, headless: bool, pause: float) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        guide: str,
+        headless: bool,
+        pause: float,
+        pathfinder: Path | None = None,
+    ) -> None:
         self.config = config
+        self.pathfinder = pathfinder
+        self.real_page: Page | None = None
         self.guide = guide
         self.headless = headless
         self.pause = pause
         self.rows: list[Row] = []
         self.names: list[str] = []
         self.start_ms = time.time() * 1000
+        self._real_site: SandboxServer | None = None
+        self._ours: list[str] = []
 
     def _row(self, event: StepEvent) -> Row | None:
         for row in reversed(self.rows):
@@ -97,6 +119,7 @@ class Demo:
                 await capture.open_guide(guide)
                 attendees = [("Grace", AttendeeMode.GUIDED), ("Finn", AttendeeMode.FOLLOW)]
                 self.names = [name for name, _ in attendees]
+                self._ours = list(self.names)
                 tasks = []
                 replays = []
                 for name, mode in attendees:
@@ -107,6 +130,8 @@ class Demo:
                     replays.append(replay)
                     tasks.append(asyncio.create_task(self._attend(name, mode, live, replay)))
                     say(f"Attendee {name} joined in {mode.value} mode")
+                if self.pathfinder is not None:
+                    await self._real_attendee(browser, signaling.url, code.encode())
                 try:
                     await self._walk(page)
                 finally:
@@ -116,8 +141,52 @@ class Demo:
                     for replay in replays:
                         await replay.close()
                     await browser.close()
+                    if self._real_site is not None:
+                        self._real_site.stop()
         self._summary()
         return 0
+
+    async def _real_attendee(self, browser: Browser, signaling_url: str, code: str) -> None:
+        """Rita: the real Pathfinder panel in her own sandbox, joined through its dialog."""
+        assert self.pathfinder is not None
+        panel = await asyncio.to_thread(
+            RealPanel.prepare, self.pathfinder, signaling_url, self.config.server.key
+        )
+        site = SandboxServer(SandboxSettings(grafana_version=ATTENDEE_VERSION, real_panel=panel))
+        site.start()
+        self._real_site = site
+        context = await browser.new_context(viewport={"width": 1280, "height": 800})
+        await context.add_init_script(script=WATCH_OUTLINES)
+        page = self.real_page = await context.new_page()
+        await page.goto(f"{site.url}/?doc={site.guide_url(self.guide)}")
+        await page.get_by_role("button", name="Join live session").click()
+        dialog = page.get_by_role("dialog")
+        await dialog.get_by_test_id("live-session-attendee-code").fill(code)
+        await dialog.get_by_role("button", name="Next", exact=True).click()
+        await dialog.get_by_placeholder("Enter your name...").fill(REAL_ATTENDEE)
+        await dialog.get_by_role("button", name="Join session").click()
+        self.names.append(REAL_ATTENDEE)
+        say(f"Attendee {REAL_ATTENDEE} joined with the real Pathfinder {panel.build.version} panel")
+
+    async def _real_result(self, row: Row) -> None:
+        """What Rita's real panel did with an event: a highlight drawn, or nothing."""
+        if self.real_page is None:
+            return
+        deadline = time.monotonic() + 1.5
+        drawn: list[float] = []
+        while time.monotonic() < deadline:
+            times = await self.real_page.evaluate("() => window.__realOutlines || []")
+            drawn = [t for t in times if t >= row.captured_ms]
+            if drawn:
+                break
+            await asyncio.sleep(0.05)
+        ok = bool(drawn)
+        detail = "real highlight" if ok else "no highlight (not replayed by the original)"
+        finished = drawn[0] if drawn else time.time() * 1000
+        row.delivered[REAL_ATTENDEE] = finished
+        row.results[REAL_ATTENDEE] = ReplayResult(
+            row.event.stepId, ok, detail, finished_at_ms=finished
+        )
 
     def _clock(self, epoch_ms: float) -> str:
         return f"{(epoch_ms - self.start_ms) / 1000:7.3f}s"
@@ -157,7 +226,7 @@ class Demo:
                     and await self._follow_along(replay.page, event.stepId)
                 ):
                     say(f"{self._clock(time.time() * 1000)}  {name:9}  did {event.stepId} herself")
-                if len(row.results) == len(self.names):
+                if len(row.results) >= len(self._ours):
                     row.done.set()
         finally:
             await live.close()
@@ -203,6 +272,7 @@ class Demo:
                             await self.rows[-1].done.wait()
                     except TimeoutError:
                         say("          (an attendee did not answer in time)")
+                    await self._real_result(self.rows[-1])
                 await asyncio.sleep(self.pause)
 
     def _summary(self) -> None:

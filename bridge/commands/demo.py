@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from bridge.commands.common import add_common_flags, load, run_async
 
@@ -23,11 +24,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--headed", action="store_true", help="show the browser")
     parser.add_argument("--pause", type=float, default=0.3, help="seconds between clicks")
+    parser.add_argument(
+        "--pathfinder",
+        type=Path,
+        metavar="DIST",
+        help="add Rita, an attendee running this build of the real Pathfinder panel in her own "
+        "sandbox (or PATHFINDER_DIST); needs Node.js and npm once",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from bridge.demo import Demo
 
     config = load(args, {})
-    demo = Demo(config, guide=args.guide, headless=not args.headed, pause=args.pause)
+    demo = Demo(
+        config,
+        guide=args.guide,
+        headless=not args.headed,
+        pause=args.pause,
+        pathfinder=args.pathfinder,
+    )
     return run_async(demo.run)
