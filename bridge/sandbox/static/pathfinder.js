@@ -11,8 +11,8 @@
 // draws it; our attendees draw theirs with bridge/browser/js/replay.js), Live Sessions, and
 // everything else of the panel. Class names and attributes come from selectors/pathfinder.yaml.
 //
-// Kept honest by tests/realpanel/test_imitation.py: the same guides, rendered by this file and
-// by the real panel, give the same step elements, attributes and buttons.
+// Its step DOM was written down from the real panel's (tests/realpanel/ drive the real one); a
+// test that renders each guide with both and compares their steps is still to be written.
 (() => {
   "use strict";
   const contract = window.__sandboxContract;
