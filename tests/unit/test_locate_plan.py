@@ -49,9 +49,9 @@ def test_grafana_tokens_follow_the_version() -> None:
         "[data-testid=\"data-testid Nav menu item\"][href='/dashboards']"
     )
     # Pathfinder's own forms (its resolveSelector): grafana:path:id alone, {grafana:path:id} inside.
-    assert translate_selector("grafana:pages.AddDataSource.dataSourcePluginsV2:Prometheus", NEW) == (
-        '[data-testid="data-testid Add new data source Prometheus"]'
-    )
+    assert translate_selector(
+        "grafana:pages.AddDataSource.dataSourcePluginsV2:Prometheus", NEW
+    ) == ('[data-testid="data-testid Add new data source Prometheus"]')
     assert translate_selector("{grafana:components.NavMenu.item}[href='/dashboards']", NEW) == (
         "[data-testid=\"data-testid Nav menu item\"][href='/dashboards']"
     )
