@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from pathlib import Path
+from importlib import resources
 
 from playwright.async_api import Browser, BrowserContext, Playwright, ViewportSize, async_playwright
 from playwright.async_api import Error as PlaywrightError
@@ -15,7 +15,7 @@ from bridge.config import BrowserConfig
 from bridge.errors import BridgeError
 
 logger = logging.getLogger("bridge.browser")
-JS = Path(__file__).parent / "js"
+JS = resources.files("bridge.browser").joinpath("js")
 
 
 class BrowserLaunchError(BridgeError):
@@ -66,7 +66,7 @@ async def add_contract(context: BrowserContext, contract: PathfinderContract) ->
 
 
 async def add_script(context: BrowserContext, name: str) -> None:
-    await context.add_init_script(path=JS / name)
+    await context.add_init_script(script=JS.joinpath(name).read_text(encoding="utf-8"))
 
 
 VIEWPORT: ViewportSize = {"width": 1280, "height": 800}

@@ -15,16 +15,17 @@ import json
 import mimetypes
 import threading
 from dataclasses import dataclass
-from pathlib import Path
+from importlib import resources
+from importlib.resources.abc import Traversable
 from urllib.parse import urlsplit
 
 from bridge.browser.contract import grafana_selectors, pathfinder_contract
 from bridge.errors import PortInUseError
 from bridge.signaling.ports import describe_port_holder
 
-HERE = Path(__file__).parent
-STATIC = HERE / "static"
-GUIDES = HERE / "guides"
+HERE = resources.files("bridge.sandbox")
+STATIC = HERE.joinpath("static")
+GUIDES = HERE.joinpath("guides")
 DEFAULT_VERSION = "12.0.0"
 
 
@@ -47,7 +48,9 @@ def _script_json(value: object) -> str:
 
 def guide_list() -> list[dict[str, str]]:
     guides = []
-    for path in sorted(GUIDES.glob("*.json")):
+    for path in sorted(GUIDES.iterdir(), key=lambda p: p.name):
+        if not path.name.endswith(".json"):
+            continue
         data = json.loads(path.read_text(encoding="utf-8"))
         guides.append({"id": str(data["id"]), "title": str(data["title"])})
     return guides
@@ -87,9 +90,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         else:
             self._send(200, self.page, "text/html; charset=utf-8")
 
-    def _file(self, folder: Path, name: str) -> None:
-        target = (folder / name).resolve()
-        if folder.resolve() not in target.parents or not target.is_file():
+    def _file(self, folder: Traversable, name: str) -> None:
+        parts = name.split("/")
+        # Relative names only: no "..", no hidden files, nothing empty.
+        if not all(part and not part.startswith(".") for part in parts):
+            self._send(404, b"not found\n", "text/plain")
+            return
+        target = folder.joinpath(*parts)
+        if not target.is_file():
             self._send(404, b"not found\n", "text/plain")
             return
         content_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
@@ -114,7 +122,7 @@ def render_page(settings: SandboxSettings) -> bytes:
         f"window.__sandboxSelectors = {_script_json(table.table)};\n"
         f"window.__sandboxContract = {_script_json(contract.data)};"
     )
-    template = (STATIC / "index.html").read_text(encoding="utf-8")
+    template = STATIC.joinpath("index.html").read_text(encoding="utf-8")
     return template.replace("/*BOOT*/", script).encode()
 
 
