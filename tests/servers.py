@@ -135,12 +135,20 @@ def static_server(folder: Path, extra: dict[str, Path] | None = None) -> Iterato
 class CliProcess:
     """`pathfinder-bridge ...` as a subprocess, with its stdout read line by line in a thread."""
 
-    def __init__(self, *args: str, stdin: bool = False, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        *args: str,
+        stdin: bool = False,
+        env: dict[str, str] | None = None,
+        program: list[str] | None = None,
+        cwd: Path = ROOT,
+    ) -> None:
+        """`program` replaces `python -m bridge` (an installed `pathfinder-bridge`, say)."""
         import queue
 
         self.process = subprocess.Popen(
-            bridge_command(*args),
-            cwd=ROOT,
+            [*program, *args] if program else bridge_command(*args),
+            cwd=cwd,
             env={**os.environ, **(env or {})},
             text=True,
             bufsize=1,
