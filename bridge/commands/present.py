@@ -21,6 +21,7 @@ from bridge.commands.common import (
     add_common_flags,
     client_overrides,
     load,
+    positive_seconds,
     run_async,
 )
 from bridge.commands.terminal import live_view, say, show_notice, stdin_lines
@@ -67,7 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--status-interval",
-        type=float,
+        type=positive_seconds,
         default=15.0,
         metavar="S",
         help="seconds between attendee tables (default 15)",
@@ -128,6 +129,7 @@ async def present(config: Config, args: argparse.Namespace) -> int:
         "Session events are read as JSON lines from standard input; Ctrl-C ends the session."
     )
     lines = stdin_lines(asyncio.get_running_loop())
+    view = asyncio.create_task(live_view(presenter, args.status_interval), name="live-view")
     number = 0
     try:
         while True:
@@ -146,6 +148,8 @@ async def present(config: Config, args: argparse.Namespace) -> int:
             sent = presenter.broadcast(event)
             say(f"> {event} (to {sent} attendee{'s' if sent != 1 else ''})")
     finally:
+        view.cancel()
+        await asyncio.gather(view, return_exceptions=True)
         await asyncio.shield(presenter.stop("The presenter ended the session"))
         say("Session ended")
 
