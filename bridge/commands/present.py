@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,7 +18,10 @@ from bridge.commands.common import (
     add_browser_flags,
     add_client_flags,
     add_common_flags,
+    add_login_flags,
+    check_grafana_login,
     client_overrides,
+    grafana_login,
     load,
     positive_seconds,
     run_async,
@@ -73,8 +75,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help="seconds between attendee tables (default 15)",
     )
-    parser.add_argument("--user", help="Grafana user to sign in as (or GRAFANA_USER)")
-    parser.add_argument("--password", help="Grafana password (or GRAFANA_PASSWORD)")
+    add_login_flags(parser, password=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -157,8 +158,12 @@ async def present(config: Config, args: argparse.Namespace) -> int:
 async def present_in_browser(config: Config, args: argparse.Namespace) -> int:
     from bridge.browser.capture import ActionCapture, CapturedStep
     from bridge.browser.launch import wants_headless
+    from bridge.grafana.login import LoginKind
     from bridge.protocol.events import Navigation
 
+    login = grafana_login(args, password=True)
+    headless = wants_headless(config.browser, args.headless)
+    await check_grafana_login(args.grafana, login, headless=headless)
     endpoint, presenter = presenter_from(config, args)
 
     def on_step(step: CapturedStep) -> None:
@@ -174,16 +179,15 @@ async def present_in_browser(config: Config, args: argparse.Namespace) -> int:
         args.grafana,
         on_step=on_step,
         on_guide=on_guide,
-        headless=wants_headless(config.browser, args.headless),
+        headless=headless,
         remote_debugging_port=args.remote_debugging_port,
+        login=login,
     )
     code = await presenter.start()
     try:
         await capture.start()
-        user = args.user or os.environ.get("GRAFANA_USER")
-        password = args.password or os.environ.get("GRAFANA_PASSWORD")
-        if user and password:
-            await capture.sign_in(user, password)
+        if login.kind is LoginKind.PASSWORD:
+            await capture.sign_in(login.user, login.secret)
         if args.guide:
             await capture.open_guide(args.guide)
         say(f"Join code: {code.encode()}")
