@@ -6,6 +6,7 @@ import contextlib
 import functools
 import http.server
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -95,6 +96,43 @@ def npm_peer_server(port: int | None = None, *extra: str) -> Iterator[str]:
     ]
     with _process(args, url + "/"):
         yield url
+
+
+@contextlib.contextmanager
+def coturn(user: str = "workshop:secret") -> Iterator[int]:
+    """coturn (Debian's `turnserver`) on 127.0.0.1 with long-term credentials; yields its port."""
+    binary = shutil.which("turnserver")
+    assert binary, "coturn is not installed: `make install` installs it (apt-get install coturn)"
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            binary,
+            "-n",
+            "--listening-ip=127.0.0.1",
+            "--relay-ip=127.0.0.1",
+            f"--listening-port={port}",
+            "--lt-cred-mech",
+            f"--user={user}",
+            "--realm=pathfinder",
+            "--no-tls",
+            "--no-dtls",
+            "--allow-loopback-peers",
+            "--no-cli",
+            "--min-port=49160",
+            "--max-port=49400",
+            "--log-file=stdout",
+            "--simple-log",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(0.5)
+    assert process.poll() is None, "turnserver did not start"
+    try:
+        yield port
+    finally:
+        process.terminate()
+        process.wait(10)
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):

@@ -13,6 +13,7 @@ from bridge.protocol.events import SessionEvent, SessionStart
 from bridge.session.presenter import Notice, NoticeKind
 
 if TYPE_CHECKING:
+    from bridge.doctor.report import Check
     from bridge.grafana.login import GrafanaLogin
     from bridge.session.live import LivePresenter
 
@@ -40,6 +41,15 @@ def show_login(login: GrafanaLogin, who: str | None, *, note: str = "") -> None:
     if note:
         line += f" ({note})"
     say(line)
+
+
+def show_check(check: Check) -> None:
+    """One doctor check: its status and what it found, then what to do and the details."""
+    say(f"{check.status.value:<8} {check.title}: {check.summary}")
+    for line in check.advice:
+        say(f"{'':<8}   what to do: {line}")
+    for line in check.details:
+        say(f"{'':<8}   - {line}")
 
 
 def show_notice(notice: Notice) -> None:
