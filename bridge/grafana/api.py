@@ -65,7 +65,8 @@ def _call(url: str, headers: dict[str, str], timeout: float, data: bytes | None 
             return Answer(exc.code, dict(exc.headers), exc.read(MAX_BODY))
     except (OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise GrafanaUnreachable(f"cannot reach Grafana at {url}: {reason}") from None
+        text = getattr(reason, "strerror", None) or str(reason)
+        raise GrafanaUnreachable(f"cannot reach Grafana at {url}: {text}") from None
 
 
 class GrafanaApi:
