@@ -8,23 +8,35 @@ any moment, and an existing FILE with a wider mode is replaced rather than reuse
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import stat
 from pathlib import Path
 
 from bridge.grafana.login import MAX_STATE_BYTES, LoginError, StorageState
 
 MODE = 0o600
 
+logger = logging.getLogger("bridge.grafana")
+
 
 def read_saved_login(path: Path) -> StorageState:
     try:
         with path.open("rb") as handle:
             data = handle.read(MAX_STATE_BYTES + 1)
+            mode = stat.S_IMODE(os.fstat(handle.fileno()).st_mode)
     except OSError as exc:
         raise LoginError(
             f"cannot read the saved login {path}: {exc.strerror}; "
             "save one with `pathfinder-bridge login --grafana URL --save FILE`"
         ) from None
+    if mode & 0o077:
+        logger.warning(
+            "%s holds a Grafana login and other users may read it (mode %o): chmod 600 %s",
+            path,
+            mode,
+            path,
+        )
     return StorageState.from_json(data, str(path))
 
 

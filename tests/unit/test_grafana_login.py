@@ -4,6 +4,9 @@ login sends where, expiry, and that the token and secrets go nowhere else."""
 from __future__ import annotations
 
 import json
+import logging
+import stat
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +19,7 @@ from bridge.grafana.login import (
     choose_login,
     same_origin,
 )
+from bridge.grafana.state_file import read_saved_login, write_saved_login
 
 GRAFANA = "https://grafana.example.com"
 
@@ -153,3 +157,20 @@ def test_secrets_are_never_described_or_repr() -> None:
         "saved login state.json",
         "none (anonymous)",
     ]
+
+
+def test_saved_login_file_is_private_and_checked(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "nested" / "state.json"
+    write_saved_login(path, STATE)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert read_saved_login(path) == STATE
+    path.chmod(0o644)
+    write_saved_login(path, STATE)  # replaced, not reused with its wider mode
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    path.chmod(0o640)
+    with caplog.at_level(logging.WARNING, logger="bridge.grafana"):
+        read_saved_login(path)
+    assert f"chmod 600 {path}" in caplog.text
+    assert sorted(p.name for p in path.parent.iterdir()) == ["state.json"]  # no temporary left
