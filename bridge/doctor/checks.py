@@ -503,7 +503,7 @@ def judge_ice(servers: list[IceServerObservation]) -> Check:
         if server.relay_ms is not None:
             parts.append(f"relay allocated with the credentials in {server.relay_ms:.1f} ms")
             figures[f"{server.url} relay_ms"] = server.relay_ms
-        lines.append(f"{server.url}: {', '.join(parts)}")
+        lines.append(f"{server.url}: {', '.join(parts) or 'not checked (STUN over TCP or TLS)'}")
     failed = [s for s in servers if s.error]
     status = Status.PROBLEM if failed else Status.OK
     summary = (

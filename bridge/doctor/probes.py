@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 import secrets
 import ssl
@@ -35,8 +34,6 @@ from bridge.transport.endpoint import SignalingEndpoint
 
 if TYPE_CHECKING:
     from playwright.async_api import BrowserContext
-
-logger = logging.getLogger("bridge.doctor")
 
 #: The in-page probe: a fixed file that receives the URLs as arguments.
 PAGE_PROBE = resources.files("bridge.browser").joinpath("js", "reach_signaling.js")

@@ -181,6 +181,9 @@ def test_ice_verdicts() -> None:
     assert check.status is Status.PROBLEM and check.summary == "2 of 3 do not work"
     assert check.advice[0].startswith("check username and credential")
     assert check.advice[1].startswith("no answer: a firewall may block it")
+    unchecked = judge_ice([IceServerObservation("stuns:s:5349")])
+    assert unchecked.status is Status.OK
+    assert unchecked.details == ("stuns:s:5349: not checked (STUN over TCP or TLS)",)
 
 
 def test_report_json_and_verdict() -> None:
