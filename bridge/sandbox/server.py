@@ -3,7 +3,9 @@
 A standard-library HTTP server on its own thread (it serves a few static files; nothing here
 is worth an async framework). Every unknown path returns the app, so client-side routes
 work on reload; the page gets `window.grafanaBootData` with the version it runs as, the
-selector table of that version and the Pathfinder panel contract.
+selector table of that version and the Pathfinder panel contract. With `require_login`,
+pages and APIs need a signed-in session or a service-account token, as Grafana's do
+(`logins.py`); /api/user and /api/health answer as Grafana's.
 """
 
 from __future__ import annotations
@@ -14,17 +16,20 @@ import http.server
 import json
 import mimetypes
 import threading
+import time
 from dataclasses import dataclass
-from pathlib import Path
-from urllib.parse import urlsplit
+from importlib import resources
+from importlib.resources.abc import Traversable
+from urllib.parse import quote, urlsplit
 
 from bridge.browser.contract import grafana_selectors, pathfinder_contract
 from bridge.errors import PortInUseError
+from bridge.sandbox.logins import SESSION_COOKIE, SandboxLogins
 from bridge.signaling.ports import describe_port_holder
 
-HERE = Path(__file__).parent
-STATIC = HERE / "static"
-GUIDES = HERE / "guides"
+HERE = resources.files("bridge.sandbox")
+STATIC = HERE.joinpath("static")
+GUIDES = HERE.joinpath("guides")
 DEFAULT_VERSION = "12.0.0"
 
 
@@ -36,6 +41,10 @@ class SandboxSettings:
     require_login: bool = False
     user: str = "admin"
     password: str = "admin"
+    #: Seconds a signed-in session lasts (Grafana's login_maximum_lifetime_duration: 30 days).
+    session_lifetime: float = 30 * 24 * 3600
+    #: A service-account token accepted as `Authorization: Bearer` (empty: none).
+    service_account_token: str = ""
     #: Extra elements on every page, for benchmarks on a Grafana-sized DOM (~10,000 nodes).
     extra_elements: int = 0
 
@@ -47,49 +56,124 @@ def _script_json(value: object) -> str:
 
 def guide_list() -> list[dict[str, str]]:
     guides = []
-    for path in sorted(GUIDES.glob("*.json")):
+    for path in sorted(GUIDES.iterdir(), key=lambda p: p.name):
+        if not path.name.endswith(".json"):
+            continue
         data = json.loads(path.read_text(encoding="utf-8"))
         guides.append({"id": str(data["id"]), "title": str(data["title"])})
     return guides
 
 
+#: The largest POST /login body read.
+MAX_LOGIN_BODY = 4096
+
+
 class _Handler(http.server.BaseHTTPRequestHandler):
     server_version = "grafana-sandbox"
     page: bytes = b""
+    settings: SandboxSettings
+    logins: SandboxLogins
 
     def log_message(self, format: str, *args: object) -> None:
         pass
 
-    def _send(self, status: int, body: bytes, content_type: str) -> None:
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str,
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
+        for name, value in headers:
+            self.send_header(name, value)
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+
+    def _json(self, status: int, data: object, headers: tuple[tuple[str, str], ...] = ()) -> None:
+        self._send(status, json.dumps(data).encode(), "application/json", headers)
 
     def do_HEAD(self) -> None:
         self.do_GET()
 
     def do_GET(self) -> None:
-        path = urlsplit(self.path).path
+        parts = urlsplit(self.path)
+        path = parts.path
         if path.startswith("/static/"):
             self._file(STATIC, path.removeprefix("/static/"))
-        elif path == "/api/guides":
-            self._send(200, json.dumps(guide_list()).encode(), "application/json")
-        elif path.startswith("/api/guides/"):
-            self._file(GUIDES, path.removeprefix("/api/guides/"))
         elif path == "/api/health":
-            self._send(200, b'{"database":"ok"}', "application/json")
+            self._json(200, {"database": "ok", "version": self.settings.grafana_version})
         elif path == "/favicon.ico":
             self._send(204, b"", "image/x-icon")
-        else:
+        elif path == "/logout":
+            self.logins.sign_out(self.headers.get("Cookie"))
+            expired = f"{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"
+            self._send(302, b"", "text/plain", (("Location", "/login"), ("Set-Cookie", expired)))
+        elif path == "/login":
             self._send(200, self.page, "text/html; charset=utf-8")
+        else:
+            who = self.logins.identify(
+                self.headers.get("Cookie"), self.headers.get("Authorization"), time.time()
+            )
+            if path == "/api/user":
+                if who is None:
+                    self._json(401, {"message": "Unauthorized"})
+                else:
+                    self._json(200, who.api_user())
+            elif who is None and self.settings.require_login:
+                if path.startswith("/api/"):
+                    self._json(401, {"message": "Unauthorized"})
+                else:
+                    target = path + (f"?{parts.query}" if parts.query else "")
+                    location = "/login?redirect=" + quote(target, safe="")
+                    self._send(302, b"", "text/plain", (("Location", location),))
+            elif path == "/api/guides":
+                self._json(200, guide_list())
+            elif path.startswith("/api/guides/"):
+                self._file(GUIDES, path.removeprefix("/api/guides/"))
+            else:
+                self._send(200, self.page, "text/html; charset=utf-8")
 
-    def _file(self, folder: Path, name: str) -> None:
-        target = (folder / name).resolve()
-        if folder.resolve() not in target.parents or not target.is_file():
+    def do_POST(self) -> None:
+        if urlsplit(self.path).path != "/login":
+            self._json(404, {"message": "Not found"})
+            return
+        try:
+            length = int(self.headers.get("Content-Length") or "0")
+        except ValueError:
+            length = -1
+        if not 0 < length <= MAX_LOGIN_BODY:
+            self._json(400, {"message": "bad request"})
+            return
+        try:
+            body = json.loads(self.rfile.read(length))
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            self._json(400, {"message": "bad request"})
+            return
+        token = self.logins.sign_in(body.get("user"), body.get("password"), time.time())
+        if token is None:
+            self._json(401, {"message": "Invalid username or password"})
+            return
+        cookie = (
+            f"{SESSION_COOKIE}={token}; Path=/; Max-Age={int(self.settings.session_lifetime)}; "
+            "HttpOnly; SameSite=Lax"
+        )
+        self._json(200, {"message": "Logged in", "redirectUrl": "/"}, (("Set-Cookie", cookie),))
+
+    def _file(self, folder: Traversable, name: str) -> None:
+        parts = name.split("/")
+        # Relative names only: no "..", no hidden files, nothing empty.
+        if not all(part and not part.startswith(".") for part in parts):
+            self._send(404, b"not found\n", "text/plain")
+            return
+        target = folder.joinpath(*parts)
+        if not target.is_file():
             self._send(404, b"not found\n", "text/plain")
             return
         content_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
@@ -103,8 +187,6 @@ def render_page(settings: SandboxSettings) -> bytes:
         "settings": {"buildInfo": {"version": settings.grafana_version, "edition": "Sandbox"}},
         "sandbox": {
             "requireLogin": settings.require_login,
-            "user": settings.user,
-            "password": settings.password,
             "pluginPath": contract["plugin_path"],
             "selectorTable": table.grafana_version,
         },
@@ -114,7 +196,7 @@ def render_page(settings: SandboxSettings) -> bytes:
         f"window.__sandboxSelectors = {_script_json(table.table)};\n"
         f"window.__sandboxContract = {_script_json(contract.data)};"
     )
-    template = (STATIC / "index.html").read_text(encoding="utf-8")
+    template = STATIC.joinpath("index.html").read_text(encoding="utf-8")
     return template.replace("/*BOOT*/", script).encode()
 
 
@@ -127,7 +209,17 @@ class SandboxServer:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        handler = type("Handler", (_Handler,), {"page": render_page(self.settings)})
+        logins = SandboxLogins(
+            self.settings.user,
+            self.settings.password,
+            lifetime=self.settings.session_lifetime,
+            service_account_token=self.settings.service_account_token,
+        )
+        handler = type(
+            "Handler",
+            (_Handler,),
+            {"page": render_page(self.settings), "settings": self.settings, "logins": logins},
+        )
         try:
             self._httpd = http.server.ThreadingHTTPServer(
                 (self.settings.host, self.settings.port), functools.partial(handler)
