@@ -6,6 +6,7 @@ import contextlib
 import functools
 import http.server
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -97,6 +98,43 @@ def npm_peer_server(port: int | None = None, *extra: str) -> Iterator[str]:
         yield url
 
 
+@contextlib.contextmanager
+def coturn(user: str = "workshop:secret") -> Iterator[int]:
+    """coturn (Debian's `turnserver`) on 127.0.0.1 with long-term credentials; yields its port."""
+    binary = shutil.which("turnserver")
+    assert binary, "coturn is not installed: `make install` installs it (apt-get install coturn)"
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            binary,
+            "-n",
+            "--listening-ip=127.0.0.1",
+            "--relay-ip=127.0.0.1",
+            f"--listening-port={port}",
+            "--lt-cred-mech",
+            f"--user={user}",
+            "--realm=pathfinder",
+            "--no-tls",
+            "--no-dtls",
+            "--allow-loopback-peers",
+            "--no-cli",
+            "--min-port=49160",
+            "--max-port=49400",
+            "--log-file=stdout",
+            "--simple-log",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(0.5)
+    assert process.poll() is None, "turnserver did not start"
+    try:
+        yield port
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         pass
@@ -135,12 +173,20 @@ def static_server(folder: Path, extra: dict[str, Path] | None = None) -> Iterato
 class CliProcess:
     """`pathfinder-bridge ...` as a subprocess, with its stdout read line by line in a thread."""
 
-    def __init__(self, *args: str, stdin: bool = False, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        *args: str,
+        stdin: bool = False,
+        env: dict[str, str] | None = None,
+        program: list[str] | None = None,
+        cwd: Path = ROOT,
+    ) -> None:
+        """`program` replaces `python -m bridge` (an installed `pathfinder-bridge`, say)."""
         import queue
 
         self.process = subprocess.Popen(
-            bridge_command(*args),
-            cwd=ROOT,
+            [*program, *args] if program else bridge_command(*args),
+            cwd=cwd,
             env={**os.environ, **(env or {})},
             text=True,
             bufsize=1,

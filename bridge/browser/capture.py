@@ -20,6 +20,7 @@ from bridge.browser.grafana_tab import grafana_version, open_grafana, open_guide
 from bridge.browser.launch import AgentBrowser, add_contract, add_script
 from bridge.config import BrowserConfig
 from bridge.errors import BridgeError, ProtocolError
+from bridge.grafana.login import GrafanaLogin
 from bridge.protocol.events import StepEvent, parse_event
 
 logger = logging.getLogger("bridge.browser")
@@ -45,10 +46,12 @@ class ActionCapture:
         headless: bool = True,
         remote_debugging_port: int | None = None,
         contract: PathfinderContract | None = None,
+        login: GrafanaLogin | None = None,
     ) -> None:
         self.config = config
         self.grafana_url = grafana_url.rstrip("/")
         self.contract = contract or pathfinder_contract()
+        self.login = login
         self._on_step = on_step
         self._on_guide = on_guide or (lambda url, step: None)
         self._chromium = AgentBrowser(
@@ -63,7 +66,9 @@ class ActionCapture:
 
     async def start(self, *, browser: Browser | None = None) -> Page:
         """Open the presenter's Grafana (in `browser` when given, else a new Chromium)."""
-        self.context = await self._chromium.new_context(browser)
+        self.context = await self._chromium.new_context(
+            browser, login=self.login, grafana_url=self.grafana_url
+        )
         await self.context.expose_binding("__pathfinderBridgeCapture", self._report)
         await add_contract(self.context, self.contract)
         await add_script(self.context, "capture.js")

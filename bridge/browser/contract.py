@@ -3,6 +3,7 @@
 Grafana selectors come from tables generated from `@grafana/e2e-selectors`, one per Grafana
 version; like the package's own resolver, a running version uses the newest table at or below
 it. Pathfinder's panel contract is `selectors/pathfinder.yaml`. No selector strings live in code.
+The build packages `selectors/` into the wheel as `bridge/contract_data/` (pyproject.toml).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import json
 import os
 import re
 from dataclasses import dataclass
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +29,16 @@ class ContractError(BridgeError):
     """A selector table or the Pathfinder contract is missing or does not have what we need."""
 
 
-def selectors_dir() -> Path:
+def selectors_dir() -> Traversable:
+    """$PATHFINDER_BRIDGE_SELECTORS_DIR, else the copy inside an installed package, else the
+    `selectors/` folder of a source checkout (editable installs, `python -m bridge` in the repo)."""
     override = os.environ.get(ENV_SELECTORS_DIR)
-    return Path(override) if override else Path(__file__).resolve().parents[2] / "selectors"
+    if override:
+        return Path(override)
+    packaged = resources.files("bridge").joinpath("contract_data")
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "selectors"
 
 
 def version_key(version: str) -> tuple[int, ...]:
@@ -65,7 +75,13 @@ class GrafanaSelectors:
 
 
 def available_grafana_versions() -> list[str]:
-    versions = [p.stem.removeprefix("grafana-") for p in selectors_dir().glob("grafana-*.json")]
+    folder = selectors_dir()
+    names = [p.name for p in folder.iterdir()] if folder.is_dir() else []
+    versions = [
+        name.removeprefix("grafana-").removesuffix(".json")
+        for name in names
+        if name.startswith("grafana-") and name.endswith(".json")
+    ]
     return sorted(versions, key=version_key)
 
 
@@ -78,7 +94,8 @@ def grafana_selectors(version: str) -> GrafanaSelectors:
     wanted = version_key(version)
     eligible = [v for v in versions if version_key(v) <= wanted]
     chosen = eligible[-1] if eligible else versions[0]
-    data = json.loads((selectors_dir() / f"grafana-{chosen}.json").read_text(encoding="utf-8"))
+    table = selectors_dir().joinpath(f"grafana-{chosen}.json")
+    data = json.loads(table.read_text(encoding="utf-8"))
     return GrafanaSelectors(chosen, str(data["source"]["version"]), dict(data["selectors"]))
 
 
@@ -104,7 +121,7 @@ class PathfinderContract:
 
 @functools.lru_cache(maxsize=4)
 def pathfinder_contract(version: str | None = None) -> PathfinderContract:
-    path = selectors_dir() / "pathfinder.yaml"
+    path = selectors_dir().joinpath("pathfinder.yaml")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:

@@ -4,18 +4,27 @@ from __future__ import annotations
 
 import logging
 import os
-from pathlib import Path
+from importlib import resources
 
-from playwright.async_api import Browser, BrowserContext, Playwright, ViewportSize, async_playwright
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    Playwright,
+    Request,
+    Route,
+    ViewportSize,
+    async_playwright,
+)
 from playwright.async_api import Error as PlaywrightError
 
 from bridge.browser.chromium import find_chromium
 from bridge.browser.contract import PathfinderContract
 from bridge.config import BrowserConfig
 from bridge.errors import BridgeError
+from bridge.grafana.login import GrafanaLogin, LoginKind, same_origin
 
 logger = logging.getLogger("bridge.browser")
-JS = Path(__file__).parent / "js"
+JS = resources.files("bridge.browser").joinpath("js")
 
 
 class BrowserLaunchError(BridgeError):
@@ -66,7 +75,18 @@ async def add_contract(context: BrowserContext, contract: PathfinderContract) ->
 
 
 async def add_script(context: BrowserContext, name: str) -> None:
-    await context.add_init_script(path=JS / name)
+    await context.add_init_script(script=JS.joinpath(name).read_text(encoding="utf-8"))
+
+
+async def send_token(context: BrowserContext, login: GrafanaLogin, grafana_url: str) -> None:
+    """Every request of the context to the Grafana origin carries the service-account token;
+    requests to other origins (CDNs, the signaling server, anything a page loads) do not."""
+
+    async def add_token(route: Route, request: Request) -> None:
+        headers = {**await request.all_headers(), **login.headers_for(request.url, grafana_url, 0)}
+        await route.continue_(headers=headers)
+
+    await context.route(lambda url: same_origin(url, grafana_url), add_token)
 
 
 VIEWPORT: ViewportSize = {"width": 1280, "height": 800}
@@ -86,7 +106,13 @@ class AgentBrowser:
         self.context: BrowserContext | None = None
         self._playwright: Playwright | None = None
 
-    async def new_context(self, shared: Browser | None = None) -> BrowserContext:
+    async def new_context(
+        self,
+        shared: Browser | None = None,
+        *,
+        login: GrafanaLogin | None = None,
+        grafana_url: str = "",
+    ) -> BrowserContext:
         browser = shared
         if browser is None:
             self._playwright = await async_playwright().start()
@@ -96,7 +122,15 @@ class AgentBrowser:
                 headless=self.headless,
                 remote_debugging_port=self.remote_debugging_port,
             )
-        self.context = await browser.new_context(viewport=VIEWPORT)
+        state = login.state if login is not None and login.kind is LoginKind.SAVED else None
+        self.context = await browser.new_context(
+            viewport=VIEWPORT,
+            storage_state=state.for_grafana(grafana_url).to_playwright()  # type: ignore[arg-type]
+            if state is not None
+            else None,
+        )
+        if login is not None and login.kind is LoginKind.TOKEN:
+            await send_token(self.context, login, grafana_url)
         return self.context
 
     async def close(self) -> None:

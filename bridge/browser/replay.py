@@ -37,6 +37,7 @@ from bridge.browser.locate import FastQuery, Target
 from bridge.browser.plan import ReplayPlan, ReplayStep, StepKind, plan_replay
 from bridge.config import BrowserConfig
 from bridge.errors import BridgeError
+from bridge.grafana.login import GrafanaLogin
 from bridge.protocol.events import AttendeeMode, StepEvent
 
 logger = logging.getLogger("bridge.browser")
@@ -74,6 +75,7 @@ class ActionReplay:
         headless: bool = True,
         remote_debugging_port: int | None = None,
         contract: PathfinderContract | None = None,
+        login: GrafanaLogin | None = None,
     ) -> None:
         self.config = config
         parts = urlsplit(grafana_url)
@@ -83,6 +85,7 @@ class ActionReplay:
         self.grafana_url = grafana_url.rstrip("/")
         self.mode = mode
         self.contract = contract or pathfinder_contract()
+        self.login = login
         self._chromium = AgentBrowser(
             config, headless=headless, remote_debugging_port=remote_debugging_port
         )
@@ -95,7 +98,9 @@ class ActionReplay:
     # -- lifecycle ---------------------------------------------------------------
 
     async def start(self, *, browser: Browser | None = None) -> Page:
-        self.context = await self._chromium.new_context(browser)
+        self.context = await self._chromium.new_context(
+            browser, login=self.login, grafana_url=self.grafana_url
+        )
         await add_contract(self.context, self.contract)
         await add_script(self.context, "replay.js")
         self.page = await self.context.new_page()

@@ -6,17 +6,32 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bridge.config import Config, default_config_file, load_config
+
+if TYPE_CHECKING:
+    from bridge.grafana.login import GrafanaLogin
 
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_NOT_RUNNING = 3
+
+
+def positive_seconds(text: str) -> float:
+    """An argparse type: a number of seconds above zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {text}")
+    return value
 
 
 def add_common_flags(parser: argparse.ArgumentParser) -> None:
@@ -45,6 +60,65 @@ def add_browser_flags(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="expose the browser on 127.0.0.1:N for other tools",
     )
+
+
+def add_login_flags(parser: argparse.ArgumentParser, *, password: bool) -> None:
+    """How to sign in to Grafana: a saved login, a service-account token (and for the
+    presenter, a user and password)."""
+    parser.add_argument(
+        "--storage-state",
+        type=Path,
+        metavar="FILE",
+        help="a saved Grafana login (Playwright storage-state JSON; `pathfinder-bridge login`)",
+    )
+    parser.add_argument(
+        "--token",
+        help="Grafana service-account token, sent to the Grafana origin only "
+        "(or GRAFANA_TOKEN, which keeps it out of the process list)",
+    )
+    if password:
+        parser.add_argument("--user", help="Grafana user to sign in as (or GRAFANA_USER)")
+        parser.add_argument("--password", help="Grafana password (or GRAFANA_PASSWORD)")
+
+
+def grafana_login(args: argparse.Namespace, *, password: bool) -> GrafanaLogin:
+    """The login the flags and environment ask for (reads a --storage-state file)."""
+    from bridge.grafana.login import choose_login
+    from bridge.grafana.state_file import read_saved_login
+
+    path: Path | None = getattr(args, "storage_state", None)
+    environ = dict(os.environ)
+    if not password:
+        environ.pop("GRAFANA_USER", None)
+        environ.pop("GRAFANA_PASSWORD", None)
+    return choose_login(
+        storage_state=(str(path), read_saved_login(path)) if path is not None else None,
+        token=getattr(args, "token", None),
+        user=getattr(args, "user", None),
+        password=getattr(args, "password", None),
+        environ=environ,
+    )
+
+
+async def check_grafana_login(grafana_url: str, login: GrafanaLogin, *, headless: bool) -> None:
+    """Say which login is used and whom it signs in as, before any browser starts; stop with
+    what to do when it cannot work. A user and password are checked by the login form, and
+    without a login a person may still sign in in a browser window."""
+    from bridge.commands.terminal import show_login
+    from bridge.grafana.api import GrafanaApi
+    from bridge.grafana.login import LoginError, LoginKind
+
+    if login.kind is LoginKind.PASSWORD:
+        show_login(login, None)
+        return
+    try:
+        who = await GrafanaApi(grafana_url).signed_in_as(login)
+    except LoginError:
+        if login.kind is not LoginKind.NONE or headless:
+            raise
+        show_login(login, None, note="Grafana asks for a login: sign in in the browser window")
+        return
+    show_login(login, who)
 
 
 def client_overrides(args: argparse.Namespace) -> dict[str, Any]:

@@ -18,7 +18,10 @@ from bridge.commands.common import (
     add_browser_flags,
     add_client_flags,
     add_common_flags,
+    add_login_flags,
+    check_grafana_login,
     client_overrides,
+    grafana_login,
     load,
     run_async,
 )
@@ -50,6 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="your own Grafana (default: the origin of a pasted join URL)",
     )
     add_browser_flags(parser)
+    add_login_flags(parser, password=False)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -121,6 +125,9 @@ async def follow_in_browser(config: Config, args: argparse.Namespace) -> int:
 
     code = JoinCode.parse(args.code)
     grafana = grafana_for_attendee(args.grafana, args.code)
+    login = grafana_login(args, password=False)
+    headless = wants_headless(config.browser, args.headless)
+    await check_grafana_login(grafana, login, headless=headless)
     endpoint = SignalingEndpoint.parse(config.client.server_url, config.client.key)
     mode = AttendeeMode(args.mode)
     attendee = LiveAttendee(
@@ -135,8 +142,9 @@ async def follow_in_browser(config: Config, args: argparse.Namespace) -> int:
         config.browser,
         grafana,
         mode=mode,
-        headless=wants_headless(config.browser, args.headless),
+        headless=headless,
         remote_debugging_port=args.remote_debugging_port,
+        login=login,
     )
     commands = stdin_lines(asyncio.get_running_loop())
     guide = ""

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,8 +18,12 @@ from bridge.commands.common import (
     add_browser_flags,
     add_client_flags,
     add_common_flags,
+    add_login_flags,
+    check_grafana_login,
     client_overrides,
+    grafana_login,
     load,
+    positive_seconds,
     run_async,
 )
 from bridge.commands.terminal import live_view, say, show_notice, stdin_lines
@@ -67,13 +70,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--status-interval",
-        type=float,
+        type=positive_seconds,
         default=15.0,
         metavar="S",
         help="seconds between attendee tables (default 15)",
     )
-    parser.add_argument("--user", help="Grafana user to sign in as (or GRAFANA_USER)")
-    parser.add_argument("--password", help="Grafana password (or GRAFANA_PASSWORD)")
+    add_login_flags(parser, password=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -128,6 +130,7 @@ async def present(config: Config, args: argparse.Namespace) -> int:
         "Session events are read as JSON lines from standard input; Ctrl-C ends the session."
     )
     lines = stdin_lines(asyncio.get_running_loop())
+    view = asyncio.create_task(live_view(presenter, args.status_interval), name="live-view")
     number = 0
     try:
         while True:
@@ -146,6 +149,8 @@ async def present(config: Config, args: argparse.Namespace) -> int:
             sent = presenter.broadcast(event)
             say(f"> {event} (to {sent} attendee{'s' if sent != 1 else ''})")
     finally:
+        view.cancel()
+        await asyncio.gather(view, return_exceptions=True)
         await asyncio.shield(presenter.stop("The presenter ended the session"))
         say("Session ended")
 
@@ -153,8 +158,12 @@ async def present(config: Config, args: argparse.Namespace) -> int:
 async def present_in_browser(config: Config, args: argparse.Namespace) -> int:
     from bridge.browser.capture import ActionCapture, CapturedStep
     from bridge.browser.launch import wants_headless
+    from bridge.grafana.login import LoginKind
     from bridge.protocol.events import Navigation
 
+    login = grafana_login(args, password=True)
+    headless = wants_headless(config.browser, args.headless)
+    await check_grafana_login(args.grafana, login, headless=headless)
     endpoint, presenter = presenter_from(config, args)
 
     def on_step(step: CapturedStep) -> None:
@@ -170,16 +179,15 @@ async def present_in_browser(config: Config, args: argparse.Namespace) -> int:
         args.grafana,
         on_step=on_step,
         on_guide=on_guide,
-        headless=wants_headless(config.browser, args.headless),
+        headless=headless,
         remote_debugging_port=args.remote_debugging_port,
+        login=login,
     )
     code = await presenter.start()
     try:
         await capture.start()
-        user = args.user or os.environ.get("GRAFANA_USER")
-        password = args.password or os.environ.get("GRAFANA_PASSWORD")
-        if user and password:
-            await capture.sign_in(user, password)
+        if login.kind is LoginKind.PASSWORD:
+            await capture.sign_in(login.user, login.secret)
         if args.guide:
             await capture.open_guide(args.guide)
         say(f"Join code: {code.encode()}")

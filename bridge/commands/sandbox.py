@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import secrets
 from pathlib import Path
 
 from bridge.commands.common import (
@@ -14,6 +15,7 @@ from bridge.commands.common import (
     add_common_flags,
     client_overrides,
     load,
+    positive_seconds,
     run_async,
 )
 
@@ -46,7 +48,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="V",
         help="Grafana version whose selectors the sandbox renders",
     )
-    parser.add_argument("--require-login", action="store_true", help="show a login page first")
+    parser.add_argument(
+        "--require-login",
+        action="store_true",
+        help="pages need a login (admin / admin) or the service-account token it prints",
+    )
+    parser.add_argument(
+        "--session-lifetime",
+        type=positive_seconds,
+        default=30 * 24 * 3600,
+        metavar="S",
+        help="seconds a login lasts (default 30 days, as Grafana)",
+    )
     add_pathfinder_flag(parser)
     add_client_flags(parser)
 
@@ -63,7 +76,14 @@ def run(args: argparse.Namespace) -> int:
         print("Preparing the real Pathfinder panel (the first run builds its host script)...")
         panel = RealPanel.prepare(dist, config.client.server_url, config.client.key)
     settings = SandboxSettings(
-        args.host, args.port, args.grafana_version, args.require_login, real_panel=panel
+        args.host,
+        args.port,
+        args.grafana_version,
+        args.require_login,
+        session_lifetime=args.session_lifetime,
+        # A fresh token per run, shown once, as Grafana shows a new service-account token.
+        service_account_token=f"glsa_{secrets.token_urlsafe(24)}" if args.require_login else "",
+        real_panel=panel,
     )
     table = grafana_selectors(args.grafana_version)
 
@@ -80,6 +100,9 @@ def run(args: argparse.Namespace) -> int:
                 print(f"  Live Sessions: {config.client.server_url}")
             else:
                 print("  Panel:  the sandbox's imitation (--pathfinder DIST runs the real one)")
+            if settings.require_login:
+                print(f"  Login:  {settings.user} / {settings.password}")
+                print(f"  Token:  {settings.service_account_token}  (service account)")
             for guide in guide_list():
                 print(f"  Guide:  {sandbox.guide_url(guide['id'])}  ({guide['title']})")
             print("Ready", flush=True)

@@ -13,6 +13,8 @@ from bridge.protocol.events import SessionEvent, SessionStart
 from bridge.session.presenter import Notice, NoticeKind
 
 if TYPE_CHECKING:
+    from bridge.doctor.report import Check
+    from bridge.grafana.login import GrafanaLogin
     from bridge.session.live import LivePresenter
 
 _NOTICE_MARKS = {
@@ -29,6 +31,25 @@ _NOTICE_MARKS = {
 
 def say(text: str) -> None:
     print(text, flush=True)
+
+
+def show_login(login: GrafanaLogin, who: str | None, *, note: str = "") -> None:
+    """Which Grafana login is used (never its secret) and whom it signs in as."""
+    line = f"Grafana login: {login.describe()}"
+    if who:
+        line += f", signed in as {who}"
+    if note:
+        line += f" ({note})"
+    say(line)
+
+
+def show_check(check: Check) -> None:
+    """One doctor check: its status and what it found, then what to do and the details."""
+    say(f"{check.status.value:<8} {check.title}: {check.summary}")
+    for line in check.advice:
+        say(f"{'':<8}   what to do: {line}")
+    for line in check.details:
+        say(f"{'':<8}   - {line}")
 
 
 def show_notice(notice: Notice) -> None:

@@ -3,7 +3,8 @@
 The host's npm dependencies (pinned in its own package.json and lockfile) are installed into
 the user's cache folder, never into the repository; esbuild bundles host.js with them into one
 script, named by the hash of every source file, so runs after the first cost nothing. Two
-processes building at once take turns on a lock file.
+processes building at once take turns on a lock file. The sources are read through
+importlib.resources (they ship in the wheel) and copied beside the dependencies to be built.
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from importlib import resources
 from pathlib import Path
 
 from bridge.errors import BridgeError
 
 logger = logging.getLogger("bridge.sandbox")
 
-HOST_SOURCES = Path(__file__).parent / "host"
+HOST_SOURCES = resources.files("bridge.sandbox").joinpath("host")
 DEPENDENCY_FILES = ("package.json", "package-lock.json")
 SOURCE_FILES = (*DEPENDENCY_FILES, "host.js", "build.mjs")
 NPM_TIMEOUT = 900.0
@@ -42,7 +44,7 @@ def cache_root() -> Path:
 def _digest(names: tuple[str, ...]) -> str:
     sha = hashlib.sha256()
     for name in names:
-        sha.update(name.encode() + b"\0" + (HOST_SOURCES / name).read_bytes() + b"\0")
+        sha.update(name.encode() + b"\0" + HOST_SOURCES.joinpath(name).read_bytes() + b"\0")
     return sha.hexdigest()[:16]
 
 
@@ -70,6 +72,10 @@ def _run(args: list[str], cwd: Path, timeout: float, what: str) -> None:
         raise HostBuildError(f"{what} failed ({result.returncode}): " + " / ".join(detail))
 
 
+def _copy_source(name: str, folder: Path) -> None:
+    (folder / name).write_bytes(HOST_SOURCES.joinpath(name).read_bytes())
+
+
 def _tools() -> tuple[str, str]:
     node, npm = shutil.which("node"), shutil.which("npm")
     if not node or not npm:
@@ -93,7 +99,7 @@ def dependencies_folder(root: Path | None = None) -> Path:
             return folder
         folder.mkdir(parents=True, exist_ok=True)
         for name in DEPENDENCY_FILES:
-            shutil.copyfile(HOST_SOURCES / name, folder / name)
+            _copy_source(name, folder)
         _run(
             [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
             folder,
@@ -115,13 +121,14 @@ def host_bundle(root: Path | None = None) -> Path:
     with _locked(root):
         if bundle.is_file():
             return bundle
-        shutil.copyfile(HOST_SOURCES / "build.mjs", deps / "build.mjs")
+        _copy_source("build.mjs", deps)
+        _copy_source("host.js", deps)
         partial = bundle.with_suffix(".partial.js")
         _run(
             [
                 node,
                 str(deps / "build.mjs"),
-                str(HOST_SOURCES / "host.js"),
+                str(deps / "host.js"),
                 str(partial),
                 str(deps / "node_modules"),
             ],

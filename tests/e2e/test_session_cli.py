@@ -93,6 +93,45 @@ def test_follow_human_output(server: str) -> None:
             follower.wait_for(lambda line: line.startswith("Session ended"))
 
 
+def test_present_without_browser_prints_the_attendee_table(server: str) -> None:
+    with CliProcess(
+        "present", "--no-browser", "--server", server, "--status-interval", "0.2", stdin=True
+    ) as presenter:
+        code = presenter.wait_for(lambda line: line.startswith("Join code: "))
+        with CliProcess(
+            "follow",
+            code.removeprefix("Join code: "),
+            "--no-browser",
+            "--name",
+            "Tabled",
+            "--mode",
+            "follow",
+            "--server",
+            server,
+        ) as follower:
+            presenter.wait_for(lambda line: line == "Attendees (1):")
+            assert presenter.wait_for(lambda line: True).split() == [
+                "name",
+                "mode",
+                "state",
+                "latency",
+                "quality",
+                "last",
+                "replay",
+            ]
+            row = presenter.wait_for(lambda line: True).split()
+            assert row[:3] == ["Tabled", "follow", "connected"]
+            assert follower.stop() == 0
+        presenter.wait_for(lambda line: line == "- Tabled left")
+        assert presenter.stop() == 0
+
+
+def test_status_interval_must_be_positive() -> None:
+    with CliProcess("present", "--no-browser", "--status-interval", "0") as presenter:
+        assert presenter.process.wait(30) == 2
+    assert "--status-interval: must be more than 0 seconds, got 0" in presenter.stderr
+
+
 def test_follow_unknown_session(server: str) -> None:
     code = JoinCode("zzzzzz", "x", "", "").encode()
     with CliProcess("follow", code, "--no-browser", "--server", server) as follower:

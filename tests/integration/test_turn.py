@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
-import subprocess
-import time
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -17,43 +14,13 @@ from bridge.signaling.server import SignalingServer
 from bridge.transport.endpoint import SignalingEndpoint
 from bridge.transport.peer import Peer
 from tests.conftest import UNIT
-from tests.servers import free_port
+from tests.servers import coturn
 
 
 @pytest.fixture(scope="module")
 def turn_url() -> Iterator[str]:
-    binary = shutil.which("turnserver")
-    assert binary, "coturn is not installed: `make install` installs it (apt-get install coturn)"
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            binary,
-            "-n",
-            "--listening-ip=127.0.0.1",
-            "--relay-ip=127.0.0.1",
-            f"--listening-port={port}",
-            "--lt-cred-mech",
-            "--user=workshop:secret",
-            "--realm=pathfinder",
-            "--no-tls",
-            "--no-dtls",
-            "--allow-loopback-peers",
-            "--no-cli",
-            "--min-port=49160",
-            "--max-port=49400",
-            "--log-file=stdout",
-            "--simple-log",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    time.sleep(0.5)
-    assert process.poll() is None, "turnserver did not start"
-    try:
+    with coturn() as port:
         yield f"turn:127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 // Bundles host.js with its pinned npm externals into one browser script.
-// node build.mjs ENTRY OUTFILE NODE_MODULES  (run by bridge/sandbox/host.py)
+// node build.mjs ENTRY OUTFILE NODE_MODULES  (run by bridge/sandbox/host_bundle.py)
 import { build } from "esbuild";
 
 const [entry, outfile, nodeModules] = process.argv.slice(2);

@@ -224,12 +224,14 @@
     const password = h("input", { name: "password", type: "password", sel: sel("pages.Login.password") });
     const error = h("p", { class: "error" });
     return h("section", { class: "page login" }, h("h1", {}, "Welcome to Grafana"),
-      h("form", { onsubmit: (e) => {
+      h("form", { onsubmit: async (e) => {
         e.preventDefault();
-        if (user.value === boot.sandbox.user && password.value === boot.sandbox.password) {
-          document.cookie = "grafana_session=sandbox; path=/";
-          navigate(new URLSearchParams(location.search).get("redirect") || "/");
-        } else error.textContent = "Invalid username or password";
+        // The server checks the password and sets an HttpOnly session cookie, as Grafana does.
+        const response = await fetch("/login", { method: "POST", headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ user: user.value, password: password.value }) });
+        if (!response.ok) { error.textContent = "Invalid username or password"; return; }
+        const redirect = new URLSearchParams(location.search).get("redirect") || "/";
+        location.assign(redirect.startsWith("/") && !redirect.startsWith("//") ? redirect : "/");
       } }, h("label", {}, "Email or username"), user, h("label", {}, "Password"), password,
         h("button", { class: "primary", type: "submit", sel: sel("pages.Login.submit") }, "Log in"), error));
   }
@@ -247,11 +249,6 @@
 
   function route() {
     const path = location.pathname;
-    const loggedIn = document.cookie.includes("grafana_session=");
-    if (boot.sandbox.requireLogin && !loggedIn && path !== "/login") {
-      history.replaceState({}, "", "/login?redirect=" + encodeURIComponent(path + location.search));
-      return login();
-    }
     if (path === "/login") return login();
     if (path === "/") return home();
     if (path === "/dashboards") return dashboards();
