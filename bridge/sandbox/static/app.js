@@ -123,15 +123,20 @@
     return page;
   }
 
+  // The panel editor has its own URL (?editPanel=1), as Grafana's does: Pathfinder re-checks a
+  // step whose target is missing when the URL changes, so an editor opened in place would
+  // leave the next step blocked whenever that check ran before the editor opened.
   function newDashboard() {
-    if (!state.editor) {
+    if (!new URLSearchParams(location.search).has("editPanel")) {
       return h("section", { class: "page" }, h("h1", {}, "New dashboard"),
         h("div", { class: "empty-dashboard" },
           h("p", {}, "Start your new dashboard by adding a visualization"),
           h("button", { class: "primary", sel: sel("pages.AddDashboard.addNewPanel"),
-            onclick: () => { state.editor = { title: "", query: "" }; render(); } }, "Add visualization"),
+            onclick: () => { state.editor = { title: "", query: "" }; navigate("/dashboard/new?editPanel=1"); } },
+            "Add visualization"),
           h("button", { sel: sel("pages.AddDashboard.addNewRow") }, "Add row")));
     }
+    if (!state.editor) state.editor = { title: "", query: "" };
     const editor = state.editor;
     // A React-style controlled input: the DOM value always comes back from state, so a
     // value written without an input event is reverted by the next render.
