@@ -8,8 +8,11 @@ dialog) replay them. Then a real-panel presenter ("Start live session") is follo
 
 from __future__ import annotations
 
-from playwright.sync_api import Browser, Playwright
+import json
 
+from playwright.sync_api import Browser, Page, Playwright
+
+from bridge.browser.contract import pathfinder_contract
 from bridge.sandbox.server import SandboxServer
 from tests.conftest import UNIT
 from tests.e2e.test_browser_agents import attach, code_of, start_attendee, wait_result
@@ -132,3 +135,51 @@ def test_real_presenter_with_our_followers(
         button(page, "do-it", "dismiss-news").click()
         assert "ok: click Got it" in wait_result(finn, "do_it", "dismiss-news")
         finn_page.wait_for_selector('[aria-label="What\'s new"]', state="detached")
+
+
+def test_our_presenter_announces_the_real_panels_guide(
+    playwright: Playwright, signaling: str, real_site: SandboxServer
+) -> None:
+    """The real panel renders no guide URL; our capture reads the active tab it keeps in
+    localStorage, so opening a guide or switching tabs reaches attendees as `navigation`."""
+    port = free_port()
+    first, second = real_site.guide_url("welcome-tour"), real_site.guide_url("connect-datasource")
+    with CliProcess(
+        "present", "--grafana", real_site.url, "--guide", first, "--server", signaling,
+        "--headless", "--remote-debugging-port", str(port), "--name", "Guides",
+    ) as presenter:  # fmt: skip
+        presenter.wait_for(lambda line: line.startswith("Session "), timeout=60 * UNIT)
+        presenter.wait_for(lambda line: line == f"> guide {first}", timeout=20 * UNIT)
+        code = code_of(presenter)
+        with CliProcess(
+            "follow", code, "--no-browser", "--json", "--name", "Recorder", "--server", signaling
+        ) as recorder:
+            recorder.wait_for(lambda line: '"session_start"' in line, timeout=20 * UNIT)
+            driver = attach(playwright, port)
+
+            def announced(url: str) -> None:
+                line = recorder.wait_for(lambda line: '"navigation"' in line, timeout=10 * UNIT)
+                assert json.loads(line)["tutorialUrl"] == url, line
+                presenter.wait_for(lambda line: line == f"> guide {url}")
+
+            # Another guide, opened the way Grafana asks the panel (a link to the plugin page).
+            plugin_path = pathfinder_contract()["plugin_path"]
+            driver.evaluate("p => window.sandbox.navigate(p)", f"{plugin_path}?doc={second}")
+            announced(second)
+            # Back to the first guide's tab, then the panel's own home tab (no guide: nothing
+            # is announced), then the second guide's tab again.
+            show_tab(driver, "welcome-tour")
+            announced(first)
+            driver.get_by_test_id("docs-panel-tab-recommendations").click()
+            show_tab(driver, "connect-datasource")
+            announced(second)
+
+
+def show_tab(page: Page, title: str) -> None:
+    """Click a guide's tab in the real panel's tab bar, or in its overflow list when the
+    narrow panel keeps the tab there (as a person does)."""
+    tab = page.locator('[data-testid^="docs-panel-tab-tab-"]', has_text=title)
+    if not tab.count():
+        page.get_by_test_id("docs-panel-tab-overflow-button").click()
+        tab = page.locator('[data-testid^="docs-panel-tab-dropdown-item-"]', has_text=title)
+    tab.click()

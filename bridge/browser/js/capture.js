@@ -20,6 +20,22 @@
   const recent = new Map();
   const DUPLICATE_MS = 100;
 
+  // The guide on show. The imitation names it on the panel root; the real panel keeps its tabs
+  // in localStorage, and its own presenter announces the active tab's currentUrl, else baseUrl.
+  const storage = contract.tabs_storage;
+  const stored = (key) => {
+    try { return JSON.parse(window.localStorage.getItem(key) || "null"); } catch { return null; }
+  };
+  const activeTabUrl = () => {
+    const active = stored(storage.active_tab_key);
+    const tabs = stored(storage.tabs_key);
+    if (typeof active !== "string" || !Array.isArray(tabs)) return null;
+    const tab = tabs.find((t) => t && t.id === active);
+    const url = tab && (tab.currentUrl || tab.baseUrl);
+    return typeof url === "string" && url ? url : null;
+  };
+  const guideOnShow = (root) => (root && (root.getAttribute(contract.guide_attribute) || activeTabUrl())) || null;
+
   document.addEventListener("click", (event) => {
     const button = event.target instanceof Element && event.target.closest(buttons);
     if (!button || button.disabled) return;
@@ -48,18 +64,17 @@
         internalActions,
       },
       coordinates: { x: Math.round(event.clientX), y: Math.round(event.clientY) },
-      guideUrl: root ? root.getAttribute(contract.guide_attribute) : null,
+      guideUrl: guideOnShow(root),
       stepNumber: allSteps.indexOf(step),
       route: location.pathname + location.search,
       capturedAt: performance.timeOrigin + now,
     });
   }, true);
 
-  // The guide on show: the panel root carries its URL.
   let lastGuide = null;
   const checkGuide = () => {
     const root = document.querySelector(contract.panel_root);
-    const url = root && !root.hidden ? root.getAttribute(contract.guide_attribute) : null;
+    const url = root && !root.hidden ? guideOnShow(root) : null;
     if (url && url !== lastGuide) {
       lastGuide = url;
       report({ kind: "guide", url, route: location.pathname + location.search });
@@ -83,6 +98,13 @@
     };
   }
   window.addEventListener("popstate", checkRoute);
+  // The real panel's tab writes happen in the same page (no storage event): hear them too.
+  const setItem = Storage.prototype.setItem;
+  Storage.prototype.setItem = function (key, value) {
+    const result = setItem.call(this, key, value);
+    if (key === storage.tabs_key || key === storage.active_tab_key) queueMicrotask(checkGuide);
+    return result;
+  };
   const start = () => {
     checkRoute();
     new MutationObserver(checkGuide).observe(document.documentElement, {
