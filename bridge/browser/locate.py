@@ -24,6 +24,9 @@ _WHOLE_TOKEN = re.compile(r"grafana:(" + _PATH + r")(?::(.+))?", re.DOTALL)
 _CONTAINS = re.compile(
     r""":contains\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|([^)"']*))\s*\)"""
 )
+# Pathfinder's :text("x") is the element's whole text, trimmed, case-insensitive (not
+# Playwright's :text(), a substring).
+_TEXT = re.compile(r""":text\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|([^)"']*))\s*\)""")
 _NTH_MATCH = re.compile(r":nth-match\(\s*(\d+)\s*\)\s*$")
 _PLAYWRIGHT_ONLY = re.compile(
     r":has-text\(|:text\(|:text-is\(|:text-matches\(|>>|:visible|:nth-match\("
@@ -130,7 +133,13 @@ def translate_selector(reftarget: str, grafana: GrafanaSelectors) -> str:
         text = next(g for g in match.groups() if g is not None)
         return f":has-text({_quote(_unescape(text))})"
 
+    def text_is(match: re.Match[str]) -> str:
+        text = _unescape(next(g for g in match.groups() if g is not None)).strip()
+        pattern = r"^\s*" + _JS_REGEX_SPECIAL.sub(r"\\\g<0>", text) + r"\s*$"
+        return f':text-matches({_quote(pattern)}, "i")'
+
     selector = _CONTAINS.sub(contains, selector)
+    selector = _TEXT.sub(text_is, selector)
     nth = _NTH_MATCH.search(selector)
     if nth:
         index = int(nth.group(1))

@@ -67,7 +67,8 @@ def test_grafana_tokens_follow_the_version() -> None:
         ("div.card:contains('Prom')", 'div.card:has-text("Prom")'),
         ("section:has(h2:contains(Data))", 'section:has(h2:has-text("Data"))'),
         ("button.tab:nth-match(2)", "button.tab >> nth=1"),
-        ('span:text("Explore")', 'span:text("Explore")'),
+        ('span:text("Explore")', 'span:text-matches("^\\\\s*Explore\\\\s*$", "i")'),
+        ("p:text('a.b (c)')", 'p:text-matches("^\\\\s*a\\\\.b \\\\(c\\\\)\\\\s*$", "i")'),
         ("#plain > .css", "#plain > .css"),
     ],
 )
