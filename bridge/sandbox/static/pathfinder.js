@@ -44,7 +44,8 @@
     let nth = null;
     const nthMatch = css.match(/:nth-match\(\s*(\d+)\s*\)\s*$/);
     if (nthMatch) { nth = Number(nthMatch[1]); css = css.slice(0, nthMatch.index); }
-    // :contains("x") and :text("x") filter by text, outermost-first like jQuery.
+    // :contains("x") filters by text (outermost-first, like jQuery); :text("x") by the whole
+    // text, trimmed and case-insensitive, as Pathfinder's engine does.
     const filters = [];
     css = css.replace(/:(contains|text)\(\s*(?:"([^"]*)"|'([^']*)'|([^)]*))\s*\)/g, (_, kind, a, b, c) => {
       filters.push({ kind, text: a ?? b ?? c });
@@ -55,7 +56,7 @@
     for (const f of filters) {
       found = found.filter((el) => f.kind === "contains"
         ? el.textContent.includes(f.text)
-        : el.textContent.trim().toLowerCase().includes(f.text.toLowerCase()));
+        : el.textContent.trim().toLowerCase() === f.text.trim().toLowerCase());
     }
     found = found.filter((el) => !el.closest(contract.panel_root));
     if (nth !== null) return found[nth - 1] ? [found[nth - 1]] : [];
