@@ -81,12 +81,14 @@
       h("button", { id: "dock-menu-button", class: "icon", "aria-label": "Dock menu" }, "⇤"),
       h("button", { class: "icon", "aria-label": "Help", onclick: () => window.pathfinderPanel.toggle() }, "?"),
     );
-    // The mega menu is re-created on every render, as React re-mounts it.
+    // The mega menu is re-created on every render, as React re-mounts it. Its shape is
+    // Grafana's (MegaMenu): a div with the menu's test id around a nav and the list
+    // labelled Navigation, which is what Pathfinder's navmenu-open check looks for.
     const menu = state.menuOpen
-      ? h("nav", { class: "mega-menu", sel: sel("components.NavMenu.Menu") },
-          h("ul", {}, NAV.map((item) => h("li", {},
+      ? h("div", { class: "mega-menu", sel: sel("components.NavMenu.Menu") },
+          h("nav", {}, h("ul", { "aria-label": "Navigation" }, NAV.map((item) => h("li", {},
             h("a", { href: item.href, sel: sel("components.NavMenu.item"),
-              class: location.pathname === item.href ? "active" : null }, item.text)))))
+              class: location.pathname === item.href ? "active" : null }, item.text))))))
       : null;
     return [header, h("div", { class: "body" }, menu, h("main", { id: "main" }, main))];
   }
