@@ -80,9 +80,11 @@ const backendSrv = {
   resolveCancelerIfExists: () => {},
 };
 
+const appEvents = new grafanaData.EventBusSrv();
+
 function installServices() {
   setBackendSrv(backendSrv);
-  setAppEvents(new grafanaData.EventBusSrv());
+  setAppEvents(appEvents);
   setDataSourceSrv({
     get: () => Promise.reject(new Error("no data sources in the sandbox")),
     getList: () => [],
@@ -145,6 +147,34 @@ function loadAmdModule(url) {
   });
 }
 
+// -- app notifications ------------------------------------------------------------------------
+// What the plugin publishes as alert-success / -warning / -error (Live Sessions' "Element not
+// found: ..." among them) shows as Grafana shows it: its own Alert component, for as long as
+// Grafana keeps each severity. Bottom left, away from the docs panel's buttons.
+const NOTIFICATION_MS = { success: 3000, warning: 5000, error: 7000 };
+let notificationId = 0;
+
+function AppNotifications() {
+  const [items, setItems] = React.useState([]);
+  React.useEffect(() => {
+    const remove = (id) => setItems((list) => list.filter((item) => item.id !== id));
+    const subscriptions = Object.keys(NOTIFICATION_MS).map((severity) =>
+      appEvents.subscribe({ type: `alert-${severity}` }, (event) => {
+        const [title, text] = [].concat(event.payload ?? []);
+        const id = ++notificationId;
+        const words = (value) => (value == null ? "" : String(value instanceof Error ? value.message : value));
+        setItems((list) => [...list, { id, severity, title: words(title), text: words(text) }]);
+        setTimeout(() => remove(id), NOTIFICATION_MS[severity]);
+      }));
+    return () => subscriptions.forEach((subscription) => subscription.unsubscribe());
+  }, []);
+  return React.createElement("div", { className: "page-alert-list", style: { position: "fixed", left: "16px", bottom: "16px", width: "420px", zIndex: 10000 } },
+    items.map((item) => React.createElement(grafanaUi.Alert, {
+      key: item.id, severity: item.severity, title: item.title, elevated: true,
+      onRemove: () => setItems((list) => list.filter((other) => other.id !== item.id)),
+    }, item.text)));
+}
+
 // -- mounting ---------------------------------------------------------------------------------
 const SIDEBAR_TARGET = "grafana/extension-sidebar/v0-alpha";
 
@@ -169,8 +199,13 @@ async function mount() {
   root.className = "docs-panel real-panel";
   root.setAttribute("data-testid", host.panelRoot);
   document.body.append(root);
-  const element = React.createElement(grafanaUi.ThemeContext.Provider, { value: grafanaData.createTheme({ colors: { mode: "dark" } }) },
+  const theme = grafanaData.createTheme({ colors: { mode: "dark" } });
+  const element = React.createElement(grafanaUi.ThemeContext.Provider, { value: theme },
     React.createElement(grafanaData.PluginContextProvider, { meta: pluginMeta }, React.createElement(sidebar.component)));
+  const notifications = document.createElement("div");
+  document.body.append(notifications);
+  ReactDOMClient.createRoot(notifications).render(
+    React.createElement(grafanaUi.ThemeContext.Provider, { value: theme }, React.createElement(AppNotifications)));
   // The sidebar announces itself once its effects ran; only then does it hear open requests.
   const announced = new Promise((resolve) => window.addEventListener("pathfinder-sidebar-mounted", resolve, { once: true }));
   ReactDOMClient.createRoot(root).render(element);
