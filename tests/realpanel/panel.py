@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,30 @@ PANEL = '[data-testid="docs-panel-container"]'
 def guide(guide_id: str) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((GUIDES / f"{guide_id}.json").read_text(encoding="utf-8"))
     return data
+
+
+#: The sandbox guides in an order a presenter can walk in one page: each guide's steps become
+#: doable from where the previous guide left the app (welcome-tour opens the menu its steps
+#: need; grafana-shell, after it, closes it again).
+GUIDE_WALK = ("welcome-tour", "grafana-shell", "first-dashboard", "connect-datasource")
+
+
+def step_buttons(blocks: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(kind, step id) of every Show me / Do it button the real panel renders for a guide, in
+    order: a navigate step has only Do it ("Go there"), a multistep only Do it ("Run N
+    steps"), `doIt: false` no Do it; noop and guided blocks have neither."""
+    buttons = []
+    for block in blocks:
+        if block["type"] == "section":
+            buttons += step_buttons(block["blocks"])
+        elif block["type"] == "interactive" and block["action"] != "noop":
+            if block["action"] != "navigate":
+                buttons.append(("show-me", block["id"]))
+            if block.get("doIt", True):
+                buttons.append(("do-it", block["id"]))
+        elif block["type"] == "multistep":
+            buttons.append(("do-it", block["id"]))
+    return buttons
 
 
 def new_page(browser: Browser) -> Page:
@@ -54,13 +79,49 @@ def button(page: Page, kind: str, step_id: str, timeout: float = 10.0) -> Any:
     return page.locator(f'[data-testid="{testid}"]')
 
 
-def completed(page: Page, step_id: str) -> None:
-    """Wait until the panel marks a step done (a person waits for Do it to finish)."""
+#: What a person waiting on a step sees: its button ready, or the panel offering "Fix this" or
+#: "Retry" for a blocked step (none of them while the panel is checking it).
+STEP_OFFERS = """([kind, id]) => {
+  const button = document.querySelector(`[data-testid='interactive-${kind}-${id}']`);
+  if (button && !button.disabled) return "ready";
+  const step = document.querySelector(`[data-step-id='${id}']`);
+  if (!step || step.getAttribute("data-test-requirements-state") === "checking") return false;
+  for (const offer of ["fix", "retry"])
+    if (document.querySelector(`[data-testid='interactive-requirement-${offer}-${id}']`)) return offer;
+  return false;
+}"""
+
+
+def doable(page: Page, kind: str, step_id: str, timeout: float = 10.0) -> Any:
+    """A step's button once it can be clicked. A blocked step is unblocked as a person does:
+    "Fix this" when the panel offers a fix, else "Retry" (the panel re-checks a blocked step
+    by itself only when the URL changes, so a target that appears in place needs a retry)."""
+    deadline = time.monotonic() + timeout * UNIT
+    while True:
+        try:
+            offer = page.wait_for_function(
+                STEP_OFFERS,
+                arg=[kind, step_id],
+                timeout=max(deadline - time.monotonic(), 0.1) * 1000,
+            ).json_value()
+        except PlaywrightTimeout:
+            raise AssertionError(
+                f"interactive-{kind}-{step_id} never became clickable on {page.url}; "
+                f"steps: {step_states(page)}"
+            ) from None
+        if offer == "ready":
+            return page.locator(f'[data-testid="interactive-{kind}-{step_id}"]')
+        page.locator(f'[data-testid="interactive-requirement-{offer}-{step_id}"]').click()
+
+
+def completed(page: Page, step_id: str, timeout: float = 10.0) -> None:
+    """Wait until the panel marks a step done (a person waits for Do it to finish; a
+    multistep shows each of its actions, so it takes longer)."""
     try:
         page.wait_for_selector(
             f'[data-step-id="{step_id}"][data-test-step-state="completed"]',
             state="attached",
-            timeout=10_000 * UNIT,
+            timeout=timeout * 1000 * UNIT,
         )
     except PlaywrightTimeout:
         raise AssertionError(f"{step_id} never completed; steps: {step_states(page)}") from None

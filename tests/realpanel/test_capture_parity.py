@@ -12,23 +12,27 @@ every step kind reaches attendees. A guided block has no action, so neither side
 
 from __future__ import annotations
 
-import contextlib
 import json
 from typing import Any
 
 from playwright.sync_api import Browser, Page
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from bridge.browser.contract import pathfinder_contract
 from bridge.browser.launch import JS
 from bridge.sandbox.server import SandboxServer
 from tests.conftest import UNIT
-from tests.realpanel.panel import PANEL, guide, new_page, open_guide, start_live_session
+from tests.realpanel.panel import (
+    GUIDE_WALK,
+    PANEL,
+    completed,
+    doable,
+    guide,
+    new_page,
+    open_guide,
+    start_live_session,
+    step_buttons,
+)
 from tests.servers import CliProcess
-
-GUIDES = ("grafana-shell", "welcome-tour", "first-dashboard", "connect-datasource")
-#: How long a step may take to show its buttons (requirements) before it counts as unavailable.
-READY = 2.0
 
 
 def capture_page(browser: Browser, ours: list[dict[str, Any]]) -> Page:
@@ -66,35 +70,14 @@ def comparable(event: dict[str, Any]) -> dict[str, Any]:
 def click_every_step(page: Page, guide_id: str) -> list[tuple[str, str, bool]]:
     """Show me, then Do it, of every step in order, as a presenter does; what was clicked."""
     clicked = []
-    for block_id in [
-        b
-        for b in page.eval_on_selector_all(
-            f"{PANEL} [data-step-id]", "s => s.map(e => e.getAttribute('data-step-id'))"
-        )
-    ]:
-        for kind in ("show-me", "do-it"):
-            testid = f"interactive-{kind}-{block_id}"
-            try:
-                page.wait_for_function(
-                    "(id) => { const b = document.querySelector(`[data-testid='${id}']`); return !!b && !b.disabled }",
-                    arg=testid,
-                    timeout=READY * 1000 * UNIT,
-                )
-            except PlaywrightTimeout:
-                continue  # requirements unmet in the sandbox: no button to click
-            target = page.locator(f'[data-testid="{testid}"]')
-            label = target.inner_text()
-            broadcast = original_broadcasts(label, target.get_attribute("class") or "")
-            target.click()
-            clicked.append((kind, block_id, broadcast))
-            if kind == "do-it":  # let the presenter's own Do it finish before the next step
-                with contextlib.suppress(PlaywrightTimeout):
-                    page.wait_for_selector(
-                        f"[data-step-id='{block_id}'][data-test-step-state='completed']",
-                        state="attached",
-                        timeout=READY * 2000 * UNIT,
-                    )
-    assert clicked, f"nothing to click in {guide_id}"
+    for kind, step_id in step_buttons(guide(guide_id)["blocks"]):
+        target = doable(page, kind, step_id)
+        label = target.inner_text()
+        broadcast = original_broadcasts(label, target.get_attribute("class") or "")
+        target.click()
+        clicked.append((kind, step_id, broadcast))
+        if kind == "do-it":  # the presenter's own Do it finishes before the next step
+            completed(page, step_id, timeout=30)
     return clicked
 
 
@@ -103,14 +86,14 @@ def test_our_capture_reports_what_the_real_plugin_broadcasts(
 ) -> None:
     ours: list[dict[str, Any]] = []
     page = capture_page(browser, ours)
-    open_guide(page, real_site, GUIDES[0])
+    open_guide(page, real_site, GUIDE_WALK[0])
     code = start_live_session(page, "Capture parity")
     with CliProcess(
         "follow", code, "--no-browser", "--json", "--name", "Recorder", "--server", signaling
     ) as recorder:
         recorder.wait_for(lambda line: '"session_start"' in line, timeout=20 * UNIT)
         clicked: list[tuple[str, str, bool]] = []
-        for guide_id in GUIDES:
+        for guide_id in GUIDE_WALK:
             page.evaluate("u => window.pathfinderPanel.open(u)", real_site.guide_url(guide_id))
             page.wait_for_selector(
                 f"{PANEL} [data-step-id='{first_step(guide(guide_id)['blocks'])}']",
