@@ -3,16 +3,23 @@
 // panel instead (bridge/sandbox/host/), and this file is not loaded.
 //
 // What it imitates, and no more: rendering guides (the real JSON schema) with Pathfinder 2.16's
-// step DOM (`.interactive-step`, data-targetaction / data-reftarget / data-step-id /
-// data-targetcomment / data-internal-actions, the Show me / Do it buttons and their test ids,
-// the multistep "Run N steps" button, guided blocks without an action), requirement gating
-// (buttons appear only when met), the selector dialect, and Do it (the presenter's page must
-// really change for later steps' requirements). Not imitated: the highlight (the real panel
-// draws it; our attendees draw theirs with bridge/browser/js/replay.js), Live Sessions, and
-// everything else of the panel. Class names and attributes come from selectors/pathfinder.yaml.
+// step DOM (`.interactive-step`, data-targetaction / data-reftarget / data-targetvalue /
+// data-step-id / data-targetcomment / data-internal-actions, data-test-step-state,
+// data-test-requirements-state, data-test-fix-type), the buttons each state offers (Show me /
+// Do it and their test ids, "Go there", the multistep "Run N steps", "Fix this" / "Retry" /
+// "Check again" for a blocked step, nothing for a step waiting on the previous one in its
+// section, "Redo" once done), requirement gating, the selector dialect, and Do it (the
+// presenter's page must really change for later steps' requirements).
 //
-// Its step DOM was written down from the real panel's (tests/realpanel/ drive the real one); a
-// test that renders each guide with both and compares their steps is still to be written.
+// Kept honest by tests/realpanel/test_imitation.py, which renders every sandbox guide with this
+// and with the real panel and compares their steps, as opened and as walked to the end.
+//
+// Not imitated: the highlight (the real panel draws it; our attendees draw theirs with
+// bridge/browser/js/replay.js), Live Sessions, when a blocked step is checked again (here every
+// 300 ms; the real panel when the URL changes, on Fix this or Retry, so a presenter on the real
+// panel sometimes has to press them), a finished section folding away, a met guided block's
+// buttons, and everything else of the panel. Class names and attributes come from
+// selectors/pathfinder.yaml.
 (() => {
   "use strict";
   const contract = window.__sandboxContract;
@@ -124,6 +131,20 @@
   let current = null; // {url, guide}
   const steps = [];
 
+  // The requirement a blocked step offers to fix, as the real panel does ("Fix this").
+  function fixType(requirement) {
+    const name = requirement.split(":")[0];
+    return name === "navmenu-open" ? "navigation" : name === "on-page" ? "location" : "none";
+  }
+
+  async function fix(step) {
+    const failing = step.requirements.find((r) => !requirementMet(r, step)) || "";
+    const [name, arg] = failing.split(/:(.*)/s);
+    if (name === "navmenu-open") document.getElementById("mega-menu-toggle").click();
+    if (name === "on-page") window.sandbox.navigate(arg);
+    refreshRequirements();
+  }
+
   function stepElement(block, section, index) {
     // As the real panel: a multistep's reftarget is its id; a guided block carries no action.
     const kind = block.type === "multistep" || block.type === "guided" ? block.type : "interactive";
@@ -132,7 +153,10 @@
     const first = inner && inner[0];
     const id = block.id || "step-" + hash([section, index, action || kind, block.reftarget || (first && first.reftarget) || ""].join("|"));
     const reftarget = kind === "multistep" ? id : kind === "guided" ? null : block.reftarget || "";
-    const step = { id, action, reftarget, value: block.targetvalue, requirements: block.requirements || [],
+    const step = { id, kind, action, reftarget, value: block.targetvalue, requirements: block.requirements || [],
+      section, previous: section === "root" ? null : steps.filter((s) => s.section === section).pop() || null,
+      showMe: block.showMe !== false && kind === "interactive" && action !== "navigate" && action !== "noop",
+      doIt: block.doIt !== false && action !== "noop",
       internal: inner && inner.map((s) => ({ action: s.action, reftarget: s.reftarget, targetvalue: s.targetvalue })) };
     const el = h("div", {
       class: contract.step.selector.split(".").slice(1).join(" ") + (kind === "guided" ? " interactive-guided" : ""),
@@ -144,24 +168,60 @@
         requirements: (s.requirements || []).join(",") || undefined }))) : null,
       [attrs.step_id]: id, "data-testid": contract.step.testid_prefix + id, [attrs.state]: "idle",
     }, h("div", { class: "interactive-step-content" }, block.content || ""));
-    const buttons = h("div", { class: "interactive-step-action-buttons" });
-    const showMe = block.showMe !== false && kind === "interactive" && action !== "navigate" && action !== "noop";
-    const doIt = block.doIt !== false && action !== "noop";
-    if (showMe)
-      buttons.append(h("button", { class: contract.show_button.class, "data-testid": contract.show_button.testid_prefix + id }, "Show me"));
-    if (doIt)
-      buttons.append(h("button", {
-        class: kind === "interactive" ? contract.do_button.class : "interactive-guided-start-btn",
-        "data-testid": contract.do_button.testid_prefix + id, onclick: () => performStep(step, el) },
-      kind === "multistep" ? `▶ Run ${inner.length} steps` : kind === "guided" ? "Start" : action === "navigate" ? "Go there" : "Do it"));
-    step.buttons = buttons;
-    el.append(buttons);
+    step.buttons = h("div", { class: "interactive-step-action-buttons" });
+    el.append(step.buttons);
     step.el = el;
     steps.push(step);
     return el;
   }
 
-  async function performStep(step, el) {
+  // The buttons the real panel shows for a step in each state: Show me / Do it while its
+  // requirements are met; a blocked step offers "Fix this" (a fixable requirement) or "Retry",
+  // a guided block "Check again", and a step waiting for the previous one in its section, or a
+  // blocked multistep, nothing; a completed step offers "Redo".
+  function renderButtons(step, view) {
+    const id = step.id;
+    if (step.view === view + ":" + step.fix) return;
+    step.view = view + ":" + step.fix;
+    const button = (testid, className, label, onclick) =>
+      h("button", { class: className, "data-testid": testid, onclick }, label);
+    let buttons = [];
+    if (view === "completed") {
+      buttons = [button("interactive-redo-" + id, "", "↻ Redo", () => {
+        step.el.setAttribute(attrs.state, "idle");
+        refreshRequirements();
+      })];
+    } else if (view === "met") {
+      if (step.showMe)
+        buttons.push(button(contract.show_button.testid_prefix + id, contract.show_button.class, "Show me", () => showMe(step)));
+      if (step.doIt)
+        buttons.push(button(contract.do_button.testid_prefix + id,
+          step.kind === "interactive" ? contract.do_button.class : "interactive-guided-start-btn",
+          step.kind === "multistep" ? `▶ Run ${step.internal.length} steps` : step.kind === "guided" ? "Start"
+            : step.action === "navigate" ? "Go there" : "Do it",
+          () => performStep(step)));
+    } else if (view === "blocked") {
+      if (step.kind === "guided")
+        buttons = [button("interactive-requirement-retry-" + id, "interactive-guided-fix-btn", "Check again", refreshRequirements)];
+      else if (step.kind === "interactive") {
+        const offer = step.fix === "none" ? "retry" : "fix";
+        buttons = [button(`interactive-requirement-${offer}-${id}`, "interactive-requirement-retry-btn",
+          offer === "fix" ? "Fix this" : "Retry", () => (offer === "fix" ? fix(step) : refreshRequirements()))];
+      }
+    }
+    step.buttons.replaceChildren(...buttons);
+  }
+
+  // Show me of a step without Do it completes it, as the real panel does.
+  function showMe(step) {
+    if (!step.doIt) {
+      step.el.setAttribute(attrs.state, "completed");
+      refreshRequirements();
+    }
+  }
+
+  async function performStep(step) {
+    const el = step.el;
     el.setAttribute(attrs.state, "executing");
     try {
       if (step.action === "multistep") {
@@ -177,6 +237,7 @@
       el.setAttribute(attrs.state, "error");
       el.title = String(error.message || error);
     }
+    refreshRequirements();
   }
 
   function renderBlocks(blocks, section) {
@@ -191,12 +252,22 @@
   function refreshRequirements() {
     for (const step of steps) {
       const state = step.el.getAttribute(attrs.state);
-      if (state === "executing" || state === "completed" || state === "error") continue;
-      const met = step.requirements.every((r) => requirementMet(r, step));
-      step.el.setAttribute(attrs.state, met ? "idle" : "requirements-unmet");
-      // As the real panel: the buttons are there only while the requirements are met.
-      step.buttons.hidden = !met;
-      for (const button of step.buttons.querySelectorAll("button")) button.disabled = !met;
+      if (state === "completed") {
+        // As the real panel: a done step is no longer enabled, whatever its requirements.
+        step.fix = "none";
+        step.el.setAttribute("data-test-requirements-state", "unmet");
+        if (step.kind === "interactive") step.el.setAttribute("data-test-fix-type", "none");
+        renderButtons(step, "completed");
+        continue;
+      }
+      if (state === "executing" || state === "error") continue;
+      const eligible = !step.previous || step.previous.el.getAttribute(attrs.state) === "completed";
+      const failing = eligible ? step.requirements.find((r) => !requirementMet(r, step)) : "previous";
+      step.fix = failing && eligible ? fixType(failing) : "none";
+      step.el.setAttribute(attrs.state, failing ? "requirements-unmet" : "idle");
+      step.el.setAttribute("data-test-requirements-state", failing ? "unmet" : "met");
+      if (step.kind === "interactive") step.el.setAttribute("data-test-fix-type", step.fix);
+      renderButtons(step, !failing ? "met" : eligible && step.kind !== "multistep" ? "blocked" : "waiting");
     }
   }
   setInterval(refreshRequirements, 300);
