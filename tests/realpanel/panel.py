@@ -29,24 +29,6 @@ def guide(guide_id: str) -> dict[str, Any]:
 GUIDE_WALK = ("welcome-tour", "grafana-shell", "first-dashboard", "connect-datasource")
 
 
-def step_buttons(blocks: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    """(kind, step id) of every Show me / Do it button the real panel renders for a guide, in
-    order: a navigate step has only Do it ("Go there"), a multistep only Do it ("Run N
-    steps"), `doIt: false` no Do it; noop and guided blocks have neither."""
-    buttons = []
-    for block in blocks:
-        if block["type"] == "section":
-            buttons += step_buttons(block["blocks"])
-        elif block["type"] == "interactive" and block["action"] != "noop":
-            if block["action"] != "navigate":
-                buttons.append(("show-me", block["id"]))
-            if block.get("doIt", True):
-                buttons.append(("do-it", block["id"]))
-        elif block["type"] == "multistep":
-            buttons.append(("do-it", block["id"]))
-    return buttons
-
-
 def new_page(browser: Browser) -> Page:
     return browser.new_context(viewport=VIEWPORT).new_page()  # type: ignore[arg-type]
 

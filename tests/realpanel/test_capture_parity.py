@@ -20,6 +20,7 @@ from playwright.sync_api import Browser, Page
 from bridge.browser.contract import pathfinder_contract
 from bridge.browser.launch import JS
 from bridge.sandbox.server import SandboxServer
+from bridge.sandbox.walk import step_buttons
 from tests.conftest import UNIT
 from tests.realpanel.panel import (
     GUIDE_WALK,
@@ -30,7 +31,6 @@ from tests.realpanel.panel import (
     new_page,
     open_guide,
     start_live_session,
-    step_buttons,
 )
 from tests.servers import CliProcess
 

@@ -24,9 +24,10 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from bridge.browser.contract import pathfinder_contract
 from bridge.sandbox.realpanel import RealPanel
 from bridge.sandbox.server import SandboxServer, SandboxSettings
+from bridge.sandbox.walk import step_buttons
 from tests.conftest import UNIT
 from tests.realpanel.conftest import PRESENTER_VERSION
-from tests.realpanel.panel import PANEL, completed, doable, guide, new_page, step_buttons
+from tests.realpanel.panel import PANEL, completed, doable, guide, new_page
 
 #: Walked to the end on both panels, then compared again (sections fold away in the real one).
 WALKED = ("welcome-tour", "first-dashboard")

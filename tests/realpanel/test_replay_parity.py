@@ -27,6 +27,7 @@ from playwright.sync_api import Browser, Page, Playwright
 
 from bridge.sandbox.realpanel import RealPanel
 from bridge.sandbox.server import SandboxServer, SandboxSettings
+from bridge.sandbox.walk import step_buttons
 from tests.conftest import UNIT
 from tests.e2e.test_browser_agents import attach, start_attendee, wait_result
 from tests.realpanel.conftest import PRESENTER_VERSION
@@ -38,7 +39,6 @@ from tests.realpanel.panel import (
     guide,
     join_live_session,
     open_guide,
-    step_buttons,
 )
 from tests.realpanel.test_capture_parity import capture_page, first_step
 from tests.servers import CliProcess, free_port
