@@ -5,6 +5,11 @@ version, the attendees' as another), a presenter whose Grafana tab walks a guide
 its Show me and Do it buttons, and two attendees, one guided and one in follow mode, each in
 its own browser context. It prints the event flow and a table: per event, when it was
 captured, delivered to each attendee, and what the replay did, with latencies.
+
+With a built Pathfinder plugin (`--pathfinder DIST`), Rita joins too: the real panel in her own
+sandbox, joined through its "Join live session" dialog. What her panel did with each event is
+read from her page (its highlight and the element under it, or the notification it showed),
+and she does each step herself after the presenter, as Grace does.
 """
 
 from __future__ import annotations
@@ -14,17 +19,20 @@ import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Error as PlaywrightError
 
 from bridge.browser.capture import ActionCapture, CapturedStep
-from bridge.browser.launch import launch_chromium
+from bridge.browser.launch import add_script, launch_chromium
 from bridge.browser.replay import ActionReplay, ReplayResult
 from bridge.commands.terminal import say
 from bridge.config import Config
 from bridge.protocol.events import AttendeeMode, AttendeeState, StepEvent, guide_url
-from bridge.sandbox.realpanel import RealPanel
-from bridge.sandbox.server import SandboxServer, SandboxSettings
+from bridge.sandbox.realpanel import GUIDE_SCHEME, RealPanel
+from bridge.sandbox.server import SandboxServer, SandboxSettings, guides
+from bridge.sandbox.walk import step_buttons
 from bridge.session.live import LiveAttendee, LivePresenter
 from bridge.signaling.server import SignalingServer
 from bridge.transport.endpoint import SignalingEndpoint
@@ -35,13 +43,22 @@ ENABLED = (
 PRESENTER_VERSION = "12.0.0"
 ATTENDEE_VERSION = "11.0.0"
 REAL_ATTENDEE = "Rita"
-#: Records when the real panel draws a highlight (its outline element appears).
-WATCH_OUTLINES = """
-window.__realOutlines = [];
-new MutationObserver((records) => { for (const r of records) for (const n of r.addedNodes)
-  if (n.classList && n.classList.contains('interactive-highlight-outline')) window.__realOutlines.push(Date.now());
-}).observe(document, { childList: true, subtree: true });
-"""
+#: How long the real panel may take to show what it did with an event.
+REAL_ANSWER = 3.0
+#: How long Rita waits for a step of her own to be doable, and for it to finish (a multistep
+#: shows each of its actions).
+REAL_STEP_READY, REAL_STEP_DONE = 10.0, 30.0
+OFFER = "([kind, id]) => window.__pathfinderBridgeRealAttendee.offer(kind, id)"
+DONE = "(id) => window.__pathfinderBridgeRealAttendee.done(id)"
+
+
+@dataclass(frozen=True)
+class RealAnswer:
+    """What Rita's real panel showed: a highlight over an element, or a notification."""
+
+    at_ms: float
+    kind: str
+    text: str
 
 
 @dataclass
@@ -76,6 +93,8 @@ class Demo:
         self.start_ms = time.time() * 1000
         self._real_site: SandboxServer | None = None
         self._ours: list[str] = []
+        self._real_answers: list[RealAnswer] = []
+        self._real_answered = asyncio.Event()
 
     def _row(self, event: StepEvent) -> Row | None:
         for row in reversed(self.rows):
@@ -92,7 +111,13 @@ class Demo:
                 SandboxServer(SandboxSettings(grafana_version=ATTENDEE_VERSION)) as attendee_site,
             ):
                 endpoint = SignalingEndpoint.parse(signaling.url, server_config.key)
-                guide = presenter_site.guide_url(self.guide)
+                # With Rita, the guide goes by the name both panels load: the real one loads
+                # sandbox guides through its guide API only (an attendee opens the session's).
+                guide = (
+                    f"{GUIDE_SCHEME}{self.guide}"
+                    if self.pathfinder is not None
+                    else presenter_site.guide_url(self.guide)
+                )
                 say(f"Signaling server  {signaling.url}")
                 say(
                     f"Presenter sandbox {presenter_site.url} (Grafana {PRESENTER_VERSION} contract)"
@@ -156,7 +181,8 @@ class Demo:
         site.start()
         self._real_site = site
         context = await browser.new_context(viewport={"width": 1280, "height": 800})
-        await context.add_init_script(script=WATCH_OUTLINES)
+        await context.expose_binding("__pathfinderBridgeWatch", self._real_saw)
+        await add_script(context, "real_attendee.js")
         page = self.real_page = await context.new_page()
         await page.goto(f"{site.url}/?doc={site.guide_url(self.guide)}")
         await page.get_by_role("button", name="Join live session").click()
@@ -165,28 +191,77 @@ class Demo:
         await dialog.get_by_role("button", name="Next", exact=True).click()
         await dialog.get_by_placeholder("Enter your name...").fill(REAL_ATTENDEE)
         await dialog.get_by_role("button", name="Join session").click()
+        await dialog.wait_for(state="detached", timeout=10_000)
         self.names.append(REAL_ATTENDEE)
         say(f"Attendee {REAL_ATTENDEE} joined with the real Pathfinder {panel.build.version} panel")
 
+    def _real_saw(self, source: Any, payload: Any) -> None:
+        """Called from Rita's page: parse, never trust."""
+        if not isinstance(payload, dict):
+            return
+        if payload.get("kind") == "highlight":
+            text = f"highlight {str(payload.get('element', ''))[:60]}"
+        elif payload.get("kind") == "notice" and payload.get("title") == "Live Session":
+            text = str(payload.get("text", ""))[:200]
+        else:
+            return  # other notifications (the session banner) answer no event
+        self._real_answers.append(RealAnswer(time.time() * 1000, str(payload["kind"]), text))
+        self._real_answered.set()
+
     async def _real_result(self, row: Row) -> None:
-        """What Rita's real panel did with an event: a highlight drawn, or nothing."""
+        """What Rita's real panel did with an event: its highlight, or what it told her."""
         if self.real_page is None:
             return
-        deadline = time.monotonic() + 1.5
-        drawn: list[float] = []
-        while time.monotonic() < deadline:
-            times = await self.real_page.evaluate("() => window.__realOutlines || []")
-            drawn = [t for t in times if t >= row.captured_ms]
-            if drawn:
-                break
-            await asyncio.sleep(0.05)
-        ok = bool(drawn)
-        detail = "real highlight" if ok else "no highlight (not replayed by the original)"
-        finished = drawn[0] if drawn else time.time() * 1000
-        row.delivered[REAL_ATTENDEE] = finished
-        row.results[REAL_ATTENDEE] = ReplayResult(
-            row.event.stepId, ok, detail, finished_at_ms=finished
-        )
+        answer = None
+        try:
+            async with asyncio.timeout(REAL_ANSWER):
+                while True:
+                    self._real_answered.clear()
+                    answers = [a for a in self._real_answers if a.at_ms >= row.captured_ms]
+                    if answers:
+                        answer = answers[0]
+                        break
+                    await self._real_answered.wait()
+        except TimeoutError:
+            pass
+        if answer is None:
+            result = ReplayResult(row.event.stepId, False, "no answer")
+        elif answer.kind == "highlight":
+            result = ReplayResult(row.event.stepId, True, answer.text, finished_at_ms=answer.at_ms)
+        else:
+            # The original tells a guided attendee about a multistep instead of showing it.
+            told = "multi-step action" in answer.text
+            detail = "told: the presenter runs a multistep" if told else answer.text
+            result = ReplayResult(row.event.stepId, told, detail, finished_at_ms=answer.at_ms)
+        row.delivered[REAL_ATTENDEE] = result.finished_at_ms
+        row.results[REAL_ATTENDEE] = result
+        step, clock = row.event.stepId, self._clock(result.finished_at_ms)
+        say(f"{clock}  {REAL_ATTENDEE:9}  {row.event.TYPE:7} {step}: {result}")
+        if row.event.TYPE == "do_it" and await self._real_do_it(step):
+            say(f"{self._clock(time.time() * 1000)}  {REAL_ATTENDEE:9}  did {step} herself")
+
+    async def _real_do_it(self, step_id: str) -> bool:
+        """Rita does the step in her own panel, as a person does: when it is blocked she
+        presses what the panel offers (Fix this, Retry), then Do it, and waits for it."""
+        page = self.real_page
+        assert page is not None
+        try:
+            async with asyncio.timeout(REAL_STEP_READY):
+                while True:
+                    offer = await (
+                        await page.wait_for_function(OFFER, arg=["do-it", step_id])
+                    ).json_value()
+                    if offer == "ready":
+                        break
+                    await page.locator(
+                        f'[data-testid="interactive-requirement-{offer}-{step_id}"]'
+                    ).click()
+            await page.locator(f'[data-testid="interactive-do-it-{step_id}"]').click()
+            await page.wait_for_function(DONE, arg=step_id, timeout=REAL_STEP_DONE * 1000)
+        except (TimeoutError, PlaywrightError):
+            return False
+        self._real_answers.clear()  # her own highlights while doing it answer no event
+        return True
 
     def _clock(self, epoch_ms: float) -> str:
         return f"{(epoch_ms - self.start_ms) / 1000:7.3f}s"
@@ -242,38 +317,33 @@ class Demo:
         return True
 
     async def _walk(self, page: Page) -> None:
-        """Click every enabled Show me, then Do it, of every step, as a presenter would."""
+        """Click every Show me, then Do it, of every step once enabled, as a presenter would."""
         await page.wait_for_selector(".interactive-step")
-        step_ids = await page.eval_on_selector_all(
-            ".interactive-step", "steps => steps.map(s => s.getAttribute('data-step-id'))"
-        )
-        for step_id in step_ids:
-            for kind in ("show-me", "do-it"):
-                button = page.locator(f'[data-testid="interactive-{kind}-{step_id}"]')
-                if not await button.count():
-                    continue
+        (blocks,) = [guide["blocks"] for guide in guides() if guide["id"] == self.guide]
+        for kind, step_id in step_buttons(blocks):
+            button = page.locator(f'[data-testid="interactive-{kind}-{step_id}"]')
+            try:
+                await page.wait_for_function(
+                    ENABLED, arg=f"interactive-{kind}-{step_id}", timeout=3000
+                )
+            except PlaywrightError:
+                say(f"          presenter  {kind:7} {step_id}: skipped (requirements unmet)")
+                continue
+            before = len(self.rows)
+            box = await button.bounding_box()
+            if box is None:
+                continue
+            await page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+            if len(self.rows) == before:
+                await asyncio.sleep(0.05)
+            if len(self.rows) > before:
                 try:
-                    await page.wait_for_function(
-                        ENABLED, arg=f"interactive-{kind}-{step_id}", timeout=3000
-                    )
-                except Exception:
-                    say(f"          presenter  {kind:7} {step_id}: skipped (requirements unmet)")
-                    continue
-                before = len(self.rows)
-                box = await button.bounding_box()
-                if box is None:
-                    continue
-                await page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-                if len(self.rows) == before:
-                    await asyncio.sleep(0.05)
-                if len(self.rows) > before:
-                    try:
-                        async with asyncio.timeout(10):
-                            await self.rows[-1].done.wait()
-                    except TimeoutError:
-                        say("          (an attendee did not answer in time)")
-                    await self._real_result(self.rows[-1])
-                await asyncio.sleep(self.pause)
+                    async with asyncio.timeout(10):
+                        await self.rows[-1].done.wait()
+                except TimeoutError:
+                    say("          (an attendee did not answer in time)")
+                await self._real_result(self.rows[-1])
+            await asyncio.sleep(self.pause)
 
     def _summary(self) -> None:
         say("")
@@ -304,3 +374,9 @@ class Demo:
             results = [row.results[name] for row in self.rows if name in row.results]
             ok = sum(r.ok for r in results)
             say(f"{name}: {ok}/{len(results)} replays ok")
+        if REAL_ATTENDEE in self.names:
+            say(
+                f"{REAL_ATTENDEE} runs the original's replay: it finds a target by plain CSS or "
+                "button text, so grafana: tokens, :contains() / :nth-match() / :text() and a "
+                "navigate step's URL are not found there; ours resolve them."
+            )

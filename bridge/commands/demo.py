@@ -28,8 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--pathfinder",
         type=Path,
         metavar="DIST",
-        help="add Rita, an attendee running this build of the real Pathfinder panel in her own "
-        "sandbox (or PATHFINDER_DIST); needs Node.js and npm once",
+        help="add Rita, an attendee running this build of the real Pathfinder panel (its dist/ "
+        "folder) in her own sandbox; needs Node.js and npm once",
     )
 
 

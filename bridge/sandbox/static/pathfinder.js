@@ -288,7 +288,9 @@
     const response = await fetch("/api/guides/" + id + ".json");
     if (!response.ok) { root.replaceChildren(h("p", {}, "Guide not found: " + url)); return; }
     const guide = await response.json();
-    current = { url: location.origin + "/guides/" + id, guide };
+    // The guide keeps the name it was opened by (a URL, or `backend-guide:ID`), as the real
+    // panel's tab does: that is what a presenter announces.
+    current = { url, guide };
     steps.length = 0;
     root.setAttribute(contract.guide_attribute, current.url);
     root.replaceChildren(
