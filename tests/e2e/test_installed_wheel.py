@@ -24,6 +24,7 @@ CLEAN_ENV = {
     "PYTHONPATH": "",
     "PATHFINDER_BRIDGE_SELECTORS_DIR": "",
     "PATHFINDER_BRIDGE_CONFIG": "",
+    "PATHFINDER_DIST": "",  # .ci/run sets it for the real-panel tier; these runs are the default
 }
 
 
