@@ -23,7 +23,13 @@ from bridge.commands.common import (
     load,
     run_async,
 )
-from bridge.commands.terminal import live_view, say, show_notice, stdin_lines
+from bridge.commands.terminal import (
+    NoticePrinter,
+    live_view,
+    say,
+    show_signaling_state,
+    stdin_lines,
+)
 from bridge.config import Config
 from bridge.errors import ProtocolError
 from bridge.protocol.events import AttendeeMode, SessionEvent, parse_event
@@ -73,14 +79,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="seconds between attendee tables (default 15)",
     )
     parser.add_argument("--user", help="Grafana user to sign in as (or GRAFANA_USER)")
-    parser.add_argument("--password", help="Grafana password (or GRAFANA_PASSWORD)")
+    parser.add_argument(
+        "--password",
+        help="Grafana password. Avoid it: other users of this machine can read it in the "
+        "process list. Prefer GRAFANA_PASSWORD, or give --user alone to be asked for it",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     config = load(args, client_overrides(args))
     if args.no_browser:
         return run_async(lambda: present(config, args))
-    return run_async(lambda: present_in_browser(config, args))
+    user, password = grafana_credentials(args)
+    return run_async(lambda: present_in_browser(config, args, user, password))
+
+
+def grafana_credentials(args: argparse.Namespace) -> tuple[str | None, str | None]:
+    """The Grafana sign-in: flags, else GRAFANA_USER / GRAFANA_PASSWORD, else (with a user
+    and a terminal) a password prompt that shows nothing and leaves no trace in `ps`."""
+    import getpass
+
+    user = args.user or os.environ.get("GRAFANA_USER")
+    password = args.password or os.environ.get("GRAFANA_PASSWORD")
+    if args.password:
+        print(
+            "pathfinder-bridge: warning: --password is visible to other users of this machine "
+            "(ps, /proc); use GRAFANA_PASSWORD or the prompt instead",
+            file=sys.stderr,
+        )
+    if user and not password and sys.stdin.isatty():
+        password = getpass.getpass(f"Grafana password for {user}: ")
+    return user, password or None
 
 
 def parse_input_line(line: str) -> SessionEvent:
@@ -112,8 +141,9 @@ def presenter_from(
         name=args.name,
         tutorial_url=args.guide,
         default_mode=AttendeeMode(args.mode),
-        on_notice=show_notice,
+        on_notice=NoticePrinter(),
         identity=identity_of(args),
+        on_id_taken=show_signaling_state,
     )
     return endpoint, presenter
 
@@ -150,7 +180,9 @@ async def present(config: Config, args: argparse.Namespace) -> int:
         say("Session ended")
 
 
-async def present_in_browser(config: Config, args: argparse.Namespace) -> int:
+async def present_in_browser(
+    config: Config, args: argparse.Namespace, user: str | None, password: str | None
+) -> int:
     from bridge.browser.capture import ActionCapture, CapturedStep
     from bridge.browser.launch import wants_headless
     from bridge.protocol.events import Navigation
@@ -176,8 +208,6 @@ async def present_in_browser(config: Config, args: argparse.Namespace) -> int:
     code = await presenter.start()
     try:
         await capture.start()
-        user = args.user or os.environ.get("GRAFANA_USER")
-        password = args.password or os.environ.get("GRAFANA_PASSWORD")
         if user and password:
             await capture.sign_in(user, password)
         if args.guide:
