@@ -114,6 +114,9 @@ class AttendeeSession:
     phase: AttendeePhase = AttendeePhase.CONNECTING
     config: SessionConfig | None = None
     dropped_before_verification: int = 0
+    #: The presenter answered the identity check wrongly: an impostor, never to be retried.
+    #: (No answer at all is not proof of anything: a busy presenter may refuse to answer.)
+    impostor: bool = False
     duplicates_dropped: int = 0
     #: The presenter's sequence number of the last event passed on; carried over a rejoin.
     last_seq: int = 0
@@ -228,6 +231,7 @@ class AttendeeSession:
         if response.nonce == self._nonce and valid:
             logger.info("[SessionManager] Presenter verified")
             return self._send_join(now, now_ms)
+        self.impostor = True
         self._set_phase(AttendeePhase.FAILED)
         return [
             Failed(

@@ -378,9 +378,10 @@ class LiveAttendee:
                 await self._connect_once()
                 return True
             except SessionError as exc:
-                if self.session.phase is att.AttendeePhase.FAILED:
+                if self.session.impostor:
                     self._finish(str(exc))  # an impostor: never retried
                     return False
+                logger.info("[SessionManager] Reconnect attempt failed: %s", exc)
             except (DataConnectionError, SignalingError) as exc:
                 logger.debug("[SessionManager] Reconnect attempt failed: %s", exc)
         self._finish(f"the presenter did not come back within {self._client.presenter_grace:g} s")

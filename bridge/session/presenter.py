@@ -80,7 +80,7 @@ class ChallengeLimits:
     """
 
     window: float = 10.0
-    per_peer_per_minute: int = 4
+    per_peer_per_minute: int = 6
     per_minute: int = 120
 
 
