@@ -194,5 +194,5 @@ def describe(event: SessionEvent) -> str:
     """One line for an event from the presenter, its text escaped."""
     if isinstance(event, SessionStart):
         name, guide = printable(event.config.name, 100), printable(event.config.tutorialUrl, 300)
-        return f"session_start {name!r} guide {guide or '-'}"
+        return f"session_start '{name}' guide {guide or '-'}"
     return printable(str(event), 400)

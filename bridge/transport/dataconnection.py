@@ -40,6 +40,8 @@ logger = logging.getLogger("bridge.transport")
 
 #: Unsent bytes above which a peer counts as too slow to send to.
 MAX_BUFFERED = 1 << 20
+#: Seconds between two warnings about one peer sending over its rate.
+RATE_WARNING_INTERVAL = 10.0
 #: Candidates kept while the remote description is not set yet (browsers send a handful).
 MAX_EARLY_CANDIDATES = 64
 
@@ -131,9 +133,9 @@ class DataConnection:
             if limits.frames_per_second > 0
             else None
         )
-        #: Frames dropped for exceeding the rate; a warning is logged once per stretch.
+        #: Frames dropped for exceeding the rate; a warning is logged at most every 10 s.
         self.frames_over_rate = 0
-        self._over_rate = False
+        self._rate_warned_at = -RATE_WARNING_INTERVAL
         self.pc = RTCPeerConnection(rtc_configuration(ice_servers, ice_transport_policy))
         self.channel: RTCDataChannel | None = None
         self.state = ConnectionState.NEGOTIATING
@@ -245,15 +247,16 @@ class DataConnection:
         now = time.monotonic()
         if self._rate is not None and not self._rate.take(now):
             self.frames_over_rate += 1
-            if not self._over_rate:
-                self._over_rate = True
+            if now - self._rate_warned_at >= RATE_WARNING_INTERVAL:
+                self._rate_warned_at = now
                 logger.warning(
-                    "[Transport] %s sends faster than %g messages/s; dropping its messages",
+                    "[Transport] %s sends faster than %g messages/s; dropping its messages "
+                    "(%d so far)",
                     self.peer,
                     self._rate.rate,
+                    self.frames_over_rate,
                 )
             return
-        self._over_rate = False
         try:
             value = self.codec.decode(frame, now)
         except ProtocolError as exc:
