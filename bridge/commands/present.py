@@ -31,7 +31,7 @@ from bridge.commands.terminal import (
     stdin_lines,
 )
 from bridge.config import Config
-from bridge.errors import ProtocolError
+from bridge.errors import BridgeError, ProtocolError
 from bridge.protocol.events import AttendeeMode, SessionEvent, parse_event
 
 if TYPE_CHECKING:
@@ -108,7 +108,10 @@ def grafana_credentials(args: argparse.Namespace) -> tuple[str | None, str | Non
             file=sys.stderr,
         )
     if user and not password and sys.stdin.isatty():
-        password = getpass.getpass(f"Grafana password for {user}: ")
+        try:
+            password = getpass.getpass(f"Grafana password for {user}: ")
+        except (EOFError, KeyboardInterrupt):
+            raise BridgeError("no Grafana password given: sign-in cancelled") from None
     return user, password or None
 
 
