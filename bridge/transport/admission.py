@@ -25,10 +25,10 @@ from bridge.signaling.ratelimit import TokenBucket
 
 @dataclass(frozen=True)
 class AdmissionLimits:
-    max_pending: int = 32
+    max_pending: int = 64
     max_pending_per_peer: int = 2
     per_second: float = 20.0
-    burst: float = 40.0
+    burst: float = 64.0
     suspect_per_second: float = 2.0
     suspect_burst: float = 4.0
     stale_after: float = 5.0
