@@ -118,7 +118,8 @@ async def test_a_hostile_presenters_text_on_the_followers_terminal() -> None:
                     follower.wait_for, lambda text: text.startswith("show_me"), 20 * UNIT
                 )
                 # A presenter flooding its attendee is cut at the attendee's channel limit.
-                [connection] = presenter._connections.values()
+                assert presenter.peer is not None
+                [connection] = presenter.peer.connections
                 assert connection.channel is not None
                 beat = Heartbeat(sentAt=1, sessionId=code.id, senderId="presenter")
                 frame = connection.codec.encode(beat.to_wire())[0]

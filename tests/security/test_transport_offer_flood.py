@@ -11,6 +11,7 @@ has negotiation slots for, so the attendee must be let in by the fairness rules)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import secrets
 import threading
@@ -117,6 +118,8 @@ async def test_a_real_attendee_joins_through_an_offer_flood_and_fds_stay_bounded
                 sent = await flooding
             finally:
                 flooding.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await flooding
                 sampling.set()
                 sampler.join()
             print(
