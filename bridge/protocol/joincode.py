@@ -2,13 +2,14 @@
 
 A code is standard base64 (with padding) of compact JSON `{"id","name","url","pubkey"}`;
 readers also accept `tutorialUrl` / `sessionPublicKey`, a whole join URL, and the legacy
-bare 6-character peer id.
+bare 6-character peer id. Pathfinder 2.16 (join-code-utils.ts) writes `btoa(JSON.stringify(..))`
+and reads `JSON.parse(atob(code))`: the JSON's bytes are Latin-1 both ways, so we read them as
+Latin-1 and write pure-ASCII JSON (other characters escaped), which reads back alike there.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import re
 import secrets
@@ -16,7 +17,8 @@ import string
 from dataclasses import dataclass
 from urllib.parse import parse_qs, quote, urlsplit
 
-from bridge.errors import BridgeError
+from bridge.errors import BridgeError, ProtocolError
+from bridge.protocol.webbase64 import atob
 
 PLUGIN_PATH = "/a/grafana-grafanadocsplugin-app"
 _ALPHABET = string.ascii_lowercase + string.digits
@@ -49,9 +51,9 @@ class JoinCode:
         text = json.dumps(
             {"id": self.id, "name": self.name, "url": self.url, "pubkey": self.pubkey},
             separators=(",", ":"),
-            ensure_ascii=False,
+            ensure_ascii=True,
         )
-        return base64.b64encode(text.encode("utf-8")).decode("ascii")
+        return base64.b64encode(text.encode("ascii")).decode("ascii")
 
     def join_url(self, grafana_url: str) -> str:
         return f"{grafana_url.rstrip('/')}{PLUGIN_PATH}?session={quote(self.encode(), safe='')}"
@@ -68,13 +70,11 @@ class JoinCode:
             if not values:
                 raise JoinCodeError("the join URL has no session parameter")
             code = values[0].strip()
-        if _LEGACY.fullmatch(code):
-            return cls(id=code)
-        padded = code + "=" * (-len(code) % 4)
+        if _LEGACY.fullmatch(code.lower()):
+            return cls(id=code.lower())
         try:
-            raw = base64.b64decode(padded.replace("-", "+").replace("_", "/"), validate=True)
-            data = json.loads(raw.decode("utf-8"))
-        except (binascii.Error, ValueError, UnicodeDecodeError):
+            data = json.loads(atob(code).decode("latin-1"))
+        except (ProtocolError, ValueError):
             raise JoinCodeError(
                 "this is not a Pathfinder join code (expected the base64 code or the join URL "
                 "the presenter shared, or a 6-character session id); check it was copied whole"
@@ -84,9 +84,10 @@ class JoinCode:
         peer_id = data.get("id")
         if not isinstance(peer_id, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", peer_id):
             raise JoinCodeError("the join code has no valid session id")
-        url = data.get("url", data.get("tutorialUrl", ""))
-        pubkey = data.get("pubkey", data.get("sessionPublicKey", ""))
-        name = data.get("name", "")
+        # As upstream: the compact key unless it is empty, then the long one.
+        url = data.get("url") or data.get("tutorialUrl") or ""
+        pubkey = data.get("pubkey") or data.get("sessionPublicKey") or ""
+        name = data.get("name") or ""
         for key, value in (("name", name), ("url", url), ("pubkey", pubkey)):
             if not isinstance(value, str) or len(value) > 2048:
                 raise JoinCodeError(f"the join code's {key} is not valid")
