@@ -128,6 +128,7 @@ async def present(config: Config, args: argparse.Namespace) -> int:
         "Session events are read as JSON lines from standard input; Ctrl-C ends the session."
     )
     lines = stdin_lines(asyncio.get_running_loop())
+    view = asyncio.create_task(live_view(presenter, args.status_interval), name="live-view")
     number = 0
     try:
         while True:
@@ -146,6 +147,8 @@ async def present(config: Config, args: argparse.Namespace) -> int:
             sent = presenter.broadcast(event)
             say(f"> {event} (to {sent} attendee{'s' if sent != 1 else ''})")
     finally:
+        view.cancel()
+        await asyncio.gather(view, return_exceptions=True)
         await asyncio.shield(presenter.stop("The presenter ended the session"))
         say("Session ended")
 
