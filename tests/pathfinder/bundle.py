@@ -102,6 +102,8 @@ def build_bundle(spec: BundleSpec, checkout: Path) -> Path:
             command += ["--stub", f"{name}={stub}"]
         result = subprocess.run(command, cwd=INTEROP, capture_output=True, text=True, timeout=120)
         if result.returncode != 0:
-            raise RuntimeError(f"bundling {spec.entry.name} from {checkout} failed:\n{result.stderr}")
+            raise RuntimeError(
+                f"bundling {spec.entry.name} from {checkout} failed:\n{result.stderr}"
+            )
         os.replace(partial, target)
     return target

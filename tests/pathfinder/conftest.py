@@ -9,7 +9,8 @@ Fixtures for other tests of this tier:
 - `pathfinder_checkout`: the checkout (a Path); `build_bundle(spec, checkout)` for more bundles.
 - `upstream_origin`: the origin serving index.html (bundle + harness), offline-ice.js,
   harness.js and pathfinder.js.
-- `upstream`: an `UpstreamPage` on a fresh page of that origin (pytest-playwright's `page`).
+- `upstream`: an `UpstreamPage` on a fresh page of that origin (pytest-playwright's `page`);
+  `upstream_scripts` + `UpstreamPage.inject(page, scripts)` put the same into any page.
 - `signaling_url`: our server and npm `peer` (module-scoped, parametrized);
   `our_server`: ours only, for flows whose server does not matter.
 """
@@ -48,6 +49,12 @@ def live_sessions_bundle(pathfinder_checkout: Path) -> Path:
 def upstream_origin(live_sessions_bundle: Path) -> Iterator[str]:
     with static_server(PAGES, {"pathfinder.js": live_sessions_bundle}) as origin:
         yield origin
+
+
+@pytest.fixture(scope="session")
+def upstream_scripts(live_sessions_bundle: Path) -> list[Path]:
+    """What index.html loads, in order, for `UpstreamPage.inject` into other sites' pages."""
+    return [PAGES / "offline-ice.js", live_sessions_bundle, PAGES / "harness.js"]
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from playwright.sync_api import Error as PlaywrightError
 
 from bridge.errors import ProtocolError
 from bridge.protocol.crypto import PresenterKey, new_nonce, verify
-from bridge.protocol.webbase64 import atob, b64url_decode
 from bridge.protocol.joincode import JoinCode
+from bridge.protocol.webbase64 import atob, b64url_decode
 from tests.pathfinder.upstream import UpstreamPage
 
 KEY = PresenterKey.generate().public_key
@@ -72,8 +72,10 @@ def test_upstream_cannot_make_a_code_for_a_name_beyond_latin1(upstream: Upstream
     """Upstream: btoa throws on characters above U+00FF, so generateJoinCode (and createSession
     with it) fails for such a session name. We must: nothing to read; our own codes carry any
     name (test above)."""
-    with pytest.raises(PlaywrightError, match="InvalidCharacterError|Latin1"):
-        upstream.call("(pf) => pf.generateJoinCode({id: 'ab12cd', name: '日本語', tutorialUrl: ''})")
+    with pytest.raises(PlaywrightError, match="InvalidCharacterError"):
+        upstream.call(
+            "(pf) => pf.generateJoinCode({id: 'ab12cd', name: '日本語', tutorialUrl: ''})"
+        )
 
 
 def test_bare_session_ids_are_read_alike(upstream: UpstreamPage) -> None:
@@ -180,7 +182,10 @@ def test_a_malformed_nonce_is_refused_alike(upstream: UpstreamPage) -> None:
     good = key.sign(new_nonce())
     assert (
         upstream.call(
-            "(pf, k, n, s) => pf.sessionCrypto.verifyChallenge(k, n, s)", key.public_key, nonce, good
+            "(pf, k, n, s) => pf.sessionCrypto.verifyChallenge(k, n, s)",
+            key.public_key,
+            nonce,
+            good,
         )
         is False
     )

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from playwright.sync_api import Error as PlaywrightError
@@ -17,64 +16,12 @@ from playwright.sync_api import Error as PlaywrightError
 from bridge.protocol.crypto import PresenterKey
 from bridge.protocol.joincode import JoinCode
 from tests.conftest import UNIT
+from tests.pathfinder.events import EVENTS, GUIDE
 from tests.pathfinder.upstream import UpstreamPage
 from tests.servers import CliProcess
 
-GUIDE = "https://grafana.com/docs/learning-journeys/drilldown-logs/"
 #: Our heartbeat every 0.5 s instead of Pathfinder's 5 s: latency is measured within a second.
 FAST_HEARTBEAT = {"PATHFINDER_BRIDGE_CLIENT_HEARTBEAT_INTERVAL": "0.5"}
-#: Over 16,300 bytes once BinaryPack-encoded: PeerJS chunks it, both sides reassemble it.
-LONG_QUERY = "sum by (job) (rate(http_requests_total[5m])) " * 460
-
-#: One event of every type a presenter sends, as JSON lines on our presenter's stdin.
-EVENTS: list[dict[str, Any]] = [
-    {
-        "type": "show_me",
-        "stepId": "step-1",
-        "action": {
-            "targetAction": "highlight",
-            "refTarget": "a[data-testid='data-testid Nav menu item'][href='/dashboards']",
-            "targetComment": "Dashboards live here",
-        },
-        "coordinates": {"x": 12, "y": 40},
-    },
-    {"type": "do_it", "stepId": "step-2", "action": {"targetAction": "button", "refTarget": "New"}},
-    {
-        "type": "do_it",
-        "stepId": "step-3",
-        "action": {"targetAction": "formfill", "refTarget": "input[name='title']", "targetValue": "CPU"},
-    },
-    {"type": "show_me", "stepId": "step-4", "action": {"targetAction": "hover", "refTarget": "nav a"}},
-    {"type": "do_it", "stepId": "step-5", "action": {"targetAction": "navigate", "refTarget": "/explore"}},
-    {
-        "type": "do_it",
-        "stepId": "step-6",
-        "action": {
-            "targetAction": "multistep",
-            "refTarget": "",
-            "internalActions": [
-                {"targetAction": "button", "refTarget": "New"},
-                {
-                    "targetAction": "formfill",
-                    "refTarget": "input[name='title']",
-                    "targetValue": "Ünïcødé ✓",
-                    "requirements": "exists-reftarget",
-                },
-            ],
-        },
-    },
-    {"type": "navigation", "tutorialUrl": GUIDE + "step-2/", "stepNumber": 2},
-    {"type": "sync_state", "tutorialUrl": GUIDE + "step-2/", "stepNumber": 2},
-    {"type": "chat_message", "senderName": "Presenter", "message": "Welcome 👋"},
-    {"type": "pause"},
-    {"type": "resume"},
-    {
-        "type": "do_it",
-        "stepId": "step-7",
-        "action": {"targetAction": "formfill", "refTarget": ".monaco-editor", "targetValue": LONG_QUERY},
-    },
-    {"type": "end", "message": "That's all"},
-]
 
 
 @pytest.fixture
@@ -144,7 +91,9 @@ def test_upstream_attendee_in_our_session(
     base = {"sessionId": start["sessionId"], "senderId": "attendee"}
     ada.send({**base, "type": "mode_change", "timestamp": 1, "mode": "follow"})
     presenter.wait_for(lambda line: line == "~ Ada: mode changed: follow")
-    ada.send({**base, "type": "hand_raise", "timestamp": 2, "attendeeName": "Ada", "isRaised": True})
+    ada.send(
+        {**base, "type": "hand_raise", "timestamp": 2, "attendeeName": "Ada", "isRaised": True}
+    )
     presenter.wait_for(lambda line: line == "? Ada: hand raised: raised")
 
     assert ada.errors == []

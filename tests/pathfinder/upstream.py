@@ -9,6 +9,7 @@ on one or a few pages). Every wait is `wait_for_function` with a timeout in UNIT
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Page
@@ -92,9 +93,7 @@ class UpstreamPresenter(UpstreamSession):
     def capture_clicks(self) -> None:
         """Start upstream's ActionCaptureSystem in this page: its Show me / Do it clicks are
         broadcast as Pathfinder broadcasts them."""
-        self.page.evaluate(
-            "([i, id]) => harness.capture(i, id)", [self.index, self.session_id]
-        )
+        self.page.evaluate("([i, id]) => harness.capture(i, id)", [self.index, self.session_id])
 
 
 @dataclass
@@ -111,6 +110,15 @@ class UpstreamPage:
 
     def __init__(self, page: Page) -> None:
         self.page = page
+
+    @classmethod
+    def inject(cls, page: Page, scripts: list[Path]) -> UpstreamPage:
+        """Load the bundle and the harness into a page of another site (a sandbox, as a
+        presenter's Grafana with Pathfinder in it)."""
+        for script in scripts:
+            page.add_script_tag(path=script)
+        page.wait_for_function("() => window.pathfinder && window.harness")
+        return cls(page)
 
     def present(self, signaling_url: str, name: str, tutorial_url: str) -> UpstreamPresenter:
         config = {"name": name, "tutorialUrl": tutorial_url, "defaultMode": "guided"}

@@ -43,6 +43,15 @@
       sessions[index].capture = capture;
     },
 
+    // Upstream's capture with a recorder in place of a SessionManager (it only calls
+    // broadcastToAttendees): what Pathfinder would broadcast for each click of this page.
+    recordCapture(sessionId) {
+      const captured = (window.upstreamCaptured = []);
+      const capture = new window.pathfinder.ActionCaptureSystem(
+        { broadcastToAttendees: (event) => captured.push(event) }, sessionId);
+      capture.startCapture();
+    },
+
     manager: (index) => sessions[index].manager,
   };
 })();
