@@ -113,3 +113,9 @@ def test_bad_server_url() -> None:
     with CliProcess("follow", "abc123", "--no-browser", "--server", "ftp://x") as follower:
         assert follower.process.wait(30) == 1
     assert "client.server_url: must look like http://HOST:PORT/PATH" in follower.stderr
+
+
+def test_follow_with_a_bad_code_says_what_to_do() -> None:
+    with CliProcess("follow", "definitely-not-a-code", "--no-browser") as attendee:
+        assert attendee.process.wait(20) == 1
+    assert "not a Pathfinder join code" in attendee.stderr and "Traceback" not in attendee.stderr
