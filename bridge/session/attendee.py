@@ -131,9 +131,16 @@ class AttendeeSession:
 
     def channel_opened(self, now: float, now_ms: int) -> list[Output]:
         if self.code.is_legacy:
-            # A bare 6-character code has no key: nothing to verify against.
-            logger.warning("[SessionManager] Legacy join code: the presenter cannot be verified")
-            return self._send_join(now, now_ms)
+            # A bare 6-character code has no key to verify the presenter against. Pathfinder
+            # 2.3.6+ refuses it too ("the legacy unauthenticated join path has been removed":
+            # its verifyChallenge fails without a key).
+            self._set_phase(AttendeePhase.FAILED)
+            return [
+                Failed(
+                    "this join code is a bare session id without the presenter's key, so the "
+                    "presenter cannot be verified; ask for the whole join code or join URL"
+                )
+            ]
         self._nonce = self.make_nonce()
         self._deadline = now + self.timings.challenge_timeout
         self._set_phase(AttendeePhase.VERIFYING)

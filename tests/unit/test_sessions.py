@@ -139,11 +139,27 @@ def test_presenter_answers_one_challenge_per_connection() -> None:
 
 
 def test_session_start_wait_falls_back_to_the_code() -> None:
-    attendee = att.AttendeeSession(JoinCode("ab12cd", "Legacy", "u"))  # legacy: no key
-    [join] = sent_by_attendee(attendee.channel_opened(0.0, 0))
+    key = PresenterKey.generate()
+    attendee = att.AttendeeSession(
+        JoinCode("ab12cd", "Code name", "u", key.public_key), make_nonce=lambda: "bm9uY2U"
+    )
+    attendee.channel_opened(0.0, 0)
+    response = {"type": "presenter_response", "nonce": "bm9uY2U", "signature": key.sign("bm9uY2U")}
+    [join] = sent_by_attendee(attendee.message_received(response, 0.1, 0))
     assert join["type"] == "attendee_join"
-    attendee.tick(5.0, 0)
-    assert attendee.phase is att.AttendeePhase.ACTIVE and attendee.config is not None
+    attendee.tick(5.2, 0)  # no session_start within 5 s: the code's guide
+    assert attendee.phase is att.AttendeePhase.ACTIVE
+    assert attendee.config is not None and attendee.config.tutorialUrl == "u"
+
+
+def test_a_code_without_the_presenters_key_is_refused() -> None:
+    # Pathfinder 2.3.6+ removed joining unverified: its verifyChallenge fails without a key.
+    attendee = att.AttendeeSession(JoinCode("ab12cd", "Legacy", "u"))
+    outputs = attendee.channel_opened(0.0, 0)
+    assert sent_by_attendee(outputs) == []
+    [failed] = outputs
+    assert isinstance(failed, att.Failed) and "without the presenter's key" in failed.reason
+    assert attendee.phase is att.AttendeePhase.FAILED
 
 
 def test_heartbeat_echo_and_latency() -> None:
