@@ -244,10 +244,11 @@ class AttendeeSession:
         if isinstance(event, SyncState):
             return self._sync(event)
         if isinstance(event, StepEvent):
-            # As Pathfinder: a repeat of the same type and step within 500 ms is one click.
+            # As Pathfinder (action-replay.ts): a repeat of the same type and step whose
+            # timestamp is within 500 ms of the last one, before or after, is one click.
             key = (event.TYPE, event.stepId, event.timestamp)
             last = self._last_step
-            if last and last[:2] == key[:2] and 0 <= key[2] - last[2] < DUPLICATE_WINDOW_MS:
+            if last and last[:2] == key[:2] and abs(key[2] - last[2]) < DUPLICATE_WINDOW_MS:
                 self.duplicates_dropped += 1
                 return []
             self._last_step = key
