@@ -211,11 +211,14 @@ class PresenterSession:
         return [SendTo(attendee.conn, response.to_wire())]
 
     def _join(self, attendee: Attendee, join: AttendeeJoin, now_ms: int) -> list[Output]:
-        first = attendee.joined_at_ms is None
+        if attendee.joined_at_ms is not None:
+            # As Pathfinder: one attendee_join per connection; a repeat is ignored (it would
+            # rename the attendee). A rejoin comes on a new connection.
+            logger.debug("[SessionManager] Ignored a repeated attendee_join")
+            return []
         attendee.name, attendee.mode = join.name, join.mode
         attendee.state = AttendeeConnection.CONNECTED
-        if first:
-            attendee.joined_at_ms = now_ms
+        attendee.joined_at_ms = now_ms
         logger.info("[SessionManager] Attendee joined: %s (%s)", attendee.label, attendee.mode)
         start = SessionStart(
             config=SessionConfig(self.name, self.tutorial_url, self.default_mode),
@@ -233,8 +236,7 @@ class PresenterSession:
                 **self._base(now_ms),
             )
             outputs.append(SendTo(attendee.conn, sync.to_wire()))
-        if first:
-            outputs.append(Notice(NoticeKind.JOINED, attendee, attendee.mode.value))
+        outputs.append(Notice(NoticeKind.JOINED, attendee, attendee.mode.value))
         return outputs
 
     def _attendee_event(self, attendee: Attendee, event: SessionEvent, now_ms: int) -> list[Output]:

@@ -264,3 +264,14 @@ def test_a_nonce_that_is_not_base64url_gets_no_answer_and_spends_the_challenge()
     bad = presenter.message_received("c1", {"type": "presenter_challenge", "nonce": "n!"}, 0, 0)
     good = presenter.message_received("c1", {"type": "presenter_challenge", "nonce": "YQ"}, 0, 0)
     assert sent_by_presenter(bad) == [] and sent_by_presenter(good) == []
+
+
+def test_a_repeated_attendee_join_is_ignored() -> None:
+    # Pathfinder accepts attendee_join only from a connection still pending its handshake.
+    presenter = make_presenter()
+    attendee = att.AttendeeSession(presenter.join_code, name="Ada")
+    handshake(presenter, attendee)
+    again = {"type": "attendee_join", "name": "Mallory", "mode": "follow", "timestamp": 2}
+    assert presenter.message_received("c1", again, 1, 2) == []
+    [ada] = presenter.joined
+    assert (ada.name, ada.mode) == ("Ada", AttendeeMode.GUIDED)
