@@ -10,6 +10,7 @@ Latin-1 and write pure-ASCII JSON (other characters escaped), which reads back a
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import re
 import secrets
@@ -60,16 +61,30 @@ class JoinCode:
 
     @classmethod
     def parse(cls, text: str) -> JoinCode:
+        """A join code, or a join URL: its `session` parameter, and as Pathfinder's
+        parseSessionFromUrl, its `sessionName` and `tutorialUrl` parameters when not empty."""
         code = text.strip()
         if not code:
             raise JoinCodeError("the join code is empty: paste the code the presenter shared")
         if len(code) > MAX_CODE_LENGTH:
             raise JoinCodeError("the join code is too long to be a Pathfinder join code")
-        if "session=" in code or code.startswith(("http://", "https://")):
-            values = parse_qs(urlsplit(code).query).get("session")
-            if not values:
-                raise JoinCodeError("the join URL has no session parameter")
-            code = values[0].strip()
+        if not ("session=" in code or code.startswith(("http://", "https://"))):
+            return cls._parse_code(code)
+        query = parse_qs(urlsplit(code).query)
+        values = query.get("session")
+        if not values:
+            raise JoinCodeError("the join URL has no session parameter")
+        parsed = cls._parse_code(values[0].strip())
+        name, url = (
+            query.get("sessionName", [parsed.name])[0],
+            query.get("tutorialUrl", [parsed.url])[0],
+        )
+        if len(name) > 2048 or len(url) > 2048:
+            raise JoinCodeError("the join URL's sessionName or tutorialUrl is too long")
+        return dataclasses.replace(parsed, name=name, url=url)
+
+    @classmethod
+    def _parse_code(cls, code: str) -> JoinCode:
         if _LEGACY.fullmatch(code.lower()):
             return cls(id=code.lower())
         try:

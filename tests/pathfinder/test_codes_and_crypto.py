@@ -68,6 +68,27 @@ def test_we_read_upstream_join_codes_and_urls(upstream: UpstreamPage, name: str)
     assert JoinCode.parse(url) == expected
 
 
+def test_join_url_parameters_override_the_code_alike(upstream: UpstreamPage) -> None:
+    """Upstream: parseSessionFromUrl takes non-empty `sessionName` and `tutorialUrl` parameters
+    of the join URL over the code's. We must read a pasted join URL the same way."""
+    code = JoinCode("k3x9q2", "Code name", "https://grafana.com/docs/a/", KEY)
+    for extra in [
+        "&sessionName=Other%20n%C3%A4me&tutorialUrl=https%3A%2F%2Fx%2Fb",
+        "&sessionName=",
+    ]:
+        url = code.join_url("http://127.0.0.1:3000") + extra
+        theirs = upstream.call(
+            """(pf, query) => {
+                history.pushState({}, '', '?' + query);
+                const o = pf.parseSessionFromUrl();
+                return [o.id, o.name, o.tutorialUrl, o.sessionPublicKey];
+            }""",
+            url.split("?", 1)[1],
+        )
+        ours = JoinCode.parse(url)
+        assert [ours.id, ours.name, ours.url, ours.pubkey] == theirs
+
+
 def test_upstream_cannot_make_a_code_for_a_name_beyond_latin1(upstream: UpstreamPage) -> None:
     """Upstream: btoa throws on characters above U+00FF, so generateJoinCode (and createSession
     with it) fails for such a session name. We must: nothing to read; our own codes carry any

@@ -51,6 +51,10 @@ def test_alternate_keys_legacy_and_urls() -> None:
     assert "=" not in url.split("session=")[1]  # padding is percent-encoded
     assert JoinCode.parse(url) == code
     assert JoinCode.parse(code.encode().rstrip("=")) == code  # padding lost in copy-paste
+    # Pathfinder's parseSessionFromUrl: non-empty sessionName / tutorialUrl parameters win.
+    assert JoinCode.parse(url + "&sessionName=Caf%C3%A9&tutorialUrl=") == JoinCode(
+        "abc123", "Café", "u", "k"
+    )
 
 
 @pytest.mark.parametrize(
