@@ -48,8 +48,9 @@ PRESENTER_SENDER_ID = "presenter"
 
 @dataclass(frozen=True)
 class PresenterTimings:
-    """Pathfinder's: heartbeat every 5 s, an attendee silent for 15 s is disconnected, and
-    removed after a further 30 s unless it comes back."""
+    """Pathfinder's heartbeat every 5 s and 15 s without an echo before an attendee counts as
+    disconnected; ours then removes it after a further 30 s (Pathfinder 2.16 keeps a silent
+    attendee whose channel is open, and removes one 30 s after its channel closes)."""
 
     heartbeat_interval: float = 5.0
     join_deadline: float = 30.0
