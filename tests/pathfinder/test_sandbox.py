@@ -64,6 +64,8 @@ def test_our_capture_broadcasts_what_upstream_capture_would(
     with start_presenter(our_server, presenter_site, "welcome-tour", port) as presenter:
         ada = upstream.attend(our_server, code_of(presenter), "Ada", "guided")
         presenter.wait_for(lambda line: line == "+ Ada joined (guided mode)")
+        [start] = ada.wait_events(1, "session_start")
+        assert start["config"]["tutorialUrl"] == presenter_site.guide_url("welcome-tour")
         driver = attach(playwright, port)
         UpstreamPage.inject(driver, upstream_scripts).page.evaluate(
             "(id) => harness.recordCapture(id)", "session"

@@ -77,6 +77,8 @@ def test_our_attendee_in_an_upstream_session(
 def test_a_mixed_session_with_upstream_and_our_attendees(
     upstream: UpstreamPage, our_server: str
 ) -> None:
+    """Upstream: one presenter, one attendee list, one broadcast to every open connection.
+    We must be an attendee like upstream's own: listed, served, measured, ended."""
     presenter = upstream.present(our_server, "Mixed", GUIDE)
     ann = upstream.attend(our_server, presenter.join_code, "Ann", "guided")
     with follow_json(our_server, presenter.join_code, "Py", "guided") as py:
@@ -113,7 +115,8 @@ def test_a_mixed_session_with_upstream_and_our_attendees(
 def test_our_presenter_with_upstream_and_our_attendees(
     upstream: UpstreamPage, our_server: str
 ) -> None:
-    """The other way round: our presenter, one upstream and one of our attendees."""
+    """The other way round. Upstream: its attendee takes whatever presenter verifies, and its
+    onEvent sees the broadcast and session_end. We must serve both kinds of attendee alike."""
     with CliProcess(
         "present", "--no-browser", "--server", our_server, "--name", "Mixed", stdin=True
     ) as ours:
