@@ -2,9 +2,10 @@
 
 A code is standard base64 (with padding) of compact JSON `{"id","name","url","pubkey"}`;
 readers also accept `tutorialUrl` / `sessionPublicKey`, a whole join URL, and the legacy
-bare 6-character peer id (parsed, as upstream; it has no key, so attendees refuse to join with it). Pathfinder 2.16 (join-code-utils.ts) writes `btoa(JSON.stringify(..))`
-and reads `JSON.parse(atob(code))`: the JSON's bytes are Latin-1 both ways, so we read them as
-Latin-1 and write pure-ASCII JSON (other characters escaped), which reads back alike there.
+bare 6-character peer id (parsed, as upstream; it has no key, so attendees refuse to join
+with it). Pathfinder 2.16 (join-code-utils.ts) writes `btoa(JSON.stringify(..))` and reads
+`JSON.parse(atob(code))`: the JSON's bytes are Latin-1 both ways, so we read them as Latin-1
+and write pure-ASCII JSON (other characters escaped), which reads back alike there.
 """
 
 from __future__ import annotations
