@@ -156,7 +156,8 @@ class CliProcess:
         threading.Thread(
             target=self._pump, args=(self.process.stdout, self.lines), daemon=True
         ).start()
-        threading.Thread(target=self._collect_stderr, daemon=True).start()
+        self._stderr_reader = threading.Thread(target=self._collect_stderr, daemon=True)
+        self._stderr_reader.start()
 
     @staticmethod
     def _pump(stream: Any, sink: Any) -> None:
@@ -171,6 +172,10 @@ class CliProcess:
 
     @property
     def stderr(self) -> str:
+        """What the process wrote to stderr so far; all of it once the process has exited
+        (the reader thread may still be draining the pipe when `wait()` returns)."""
+        if self.process.poll() is not None:
+            self._stderr_reader.join(5 * UNIT)
         return "".join(self._stderr)
 
     def wait_for(self, predicate: Callable[[str], bool], timeout: float | None = None) -> str:

@@ -8,6 +8,7 @@ on one or a few pages). Every wait is `wait_for_function` with a timeout in UNIT
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,10 +43,10 @@ class UpstreamSession:
 
     def wait(self, predicate: str, timeout: float = 15 * UNIT) -> Any:
         """Wait until the JavaScript function `predicate` of the recorder is truthy."""
-        self.page.wait_for_function(
+        handle = self.page.wait_for_function(
             f"(i) => ({predicate})(harness.sessions[i])", arg=self.index, timeout=timeout * 1000
         )
-        return self.read(predicate)
+        return handle.json_value()
 
     def events(self, *types: str) -> list[dict[str, Any]]:
         """Events its onEvent handlers received, in order (only `types` when given)."""
@@ -53,7 +54,7 @@ class UpstreamSession:
         return [e for e in events if not types or e["type"] in types]
 
     def wait_events(self, count: int, *types: str, timeout: float = 15 * UNIT) -> list[Any]:
-        wanted = repr(list(types))
+        wanted = json.dumps(types)
         self.wait(
             f"s => s.events.filter(e => !{wanted}.length || {wanted}.includes(e.type)).length >= {count}",
             timeout,
