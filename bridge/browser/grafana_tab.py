@@ -6,10 +6,12 @@ the page's `window.grafanaBootData`, else the sandbox's default.
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import Page
+from playwright.async_api import Frame, Page
 
 from bridge.browser.contract import PathfinderContract
 from bridge.config import BrowserConfig
@@ -17,6 +19,8 @@ from bridge.errors import BridgeError
 
 FALLBACK_VERSION = "12.0.0"
 BOOT_VERSION = "() => window.grafanaBootData?.settings?.buildInfo?.version ?? null"
+#: A function over the contract (js/guide_steps.js): the guide the docs panel shows, with its steps.
+GUIDE_STEPS = (Path(__file__).parent / "js" / "guide_steps.js").read_text(encoding="utf-8")
 
 
 async def open_grafana(page: Page, grafana_url: str) -> None:
@@ -46,3 +50,8 @@ async def open_guide(
         f"{grafana_url}{contract['plugin_path']}?{param}={quote(guide_url, safe='')}",
         wait_until="domcontentloaded",
     )
+
+
+async def read_guide(where: Page | Frame, contract: PathfinderContract) -> Any:
+    """What the docs panel in `where` shows: `{url, steps}` as the page has it, or None."""
+    return await where.evaluate(GUIDE_STEPS, contract.data)
