@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import Literal
 
 from playwright.async_api import Browser, BrowserContext, Playwright, ViewportSize, async_playwright
 from playwright.async_api import Error as PlaywrightError
@@ -86,7 +87,9 @@ class AgentBrowser:
         self.context: BrowserContext | None = None
         self._playwright: Playwright | None = None
 
-    async def new_context(self, shared: Browser | None = None) -> BrowserContext:
+    async def new_context(
+        self, shared: Browser | None = None, *, service_workers: Literal["allow", "block"] = "allow"
+    ) -> BrowserContext:
         browser = shared
         if browser is None:
             self._playwright = await async_playwright().start()
@@ -96,7 +99,7 @@ class AgentBrowser:
                 headless=self.headless,
                 remote_debugging_port=self.remote_debugging_port,
             )
-        self.context = await browser.new_context(viewport=VIEWPORT)
+        self.context = await browser.new_context(viewport=VIEWPORT, service_workers=service_workers)
         return self.context
 
     async def close(self) -> None:

@@ -1,9 +1,12 @@
 """ActionReplay: an attendee's own Grafana, where the presenter's events are replayed.
 
-Each event becomes a ReplayPlan (sans-I/O, where everything unsafe is refused); this module
-only carries it out: locate with Playwright (waiting up to the action timeout), then draw the
-highlight (replay.js) or act with trusted input (Playwright's mouse and keyboard). It reports
-what happened, never raises for a failed step, and keeps the page on its own origin.
+Each event becomes a ReplayPlan (sans-I/O, where everything unsafe is refused, and where a
+guide open in the attendee's docs panel limits events to its steps); this module only
+carries it out: locate (waiting up to the action timeout), then draw the highlight
+(replay.js) or act with trusted input (Playwright's mouse and keyboard). It reports what
+happened and never raises for a failed step. The page never leaves its own origin: top-level
+navigations elsewhere are aborted at request level, popups are closed, and the page is back
+home before a result is reported. A page that stops answering is replaced by a fresh one.
 """
 
 from __future__ import annotations
@@ -12,32 +15,31 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from playwright.async_api import (
-    Browser,
-    BrowserContext,
-    Locator,
-    Page,
-)
+from playwright.async_api import Browser, BrowserContext, Locator, Page
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
+from bridge.browser.confirm import ConfirmPolicy, confirmation_reason, label_reason
 from bridge.browser.contract import (
     GrafanaSelectors,
     PathfinderContract,
     grafana_selectors,
     pathfinder_contract,
 )
-from bridge.browser.grafana_tab import grafana_version, open_grafana, open_guide
+from bridge.browser.grafana_tab import grafana_version, open_grafana, open_guide, read_guide
+from bridge.browser.guide import Guide
 from bridge.browser.launch import AgentBrowser, add_contract, add_script
 from bridge.browser.locate import FastQuery, Target
+from bridge.browser.origin_guard import OriginGuard, origin_of
 from bridge.browser.plan import ReplayPlan, ReplayStep, StepKind, plan_replay
 from bridge.config import BrowserConfig
 from bridge.errors import BridgeError
-from bridge.protocol.events import AttendeeMode, StepEvent
+from bridge.protocol.events import AttendeeMode, DoIt, StepEvent
 
 logger = logging.getLogger("bridge.browser")
 
@@ -45,10 +47,20 @@ logger = logging.getLogger("bridge.browser")
 MAX_MATCHES = 25
 AIM_ATTEMPTS = 5
 AIM_RETRY_DELAY = 0.05
+#: A step that takes longer than this many action timeouts (plus a second) means the page
+#: has stopped answering (a runaway selector, a busy renderer): it is closed and reopened.
+OVERRUN_FACTOR = 2.0
+
+#: Asks the attendee a yes/no question; True only for a yes.
+Confirm = Callable[[str], Awaitable[bool]]
 
 
 class StepFailed(Exception):
     """One replay step could not be done; the message is what the presenter is told."""
+
+
+class NeedsConfirmation(Exception):
+    """The element a step would act on reads like a destructive action: ask first."""
 
 
 @dataclass
@@ -74,6 +86,8 @@ class ActionReplay:
         headless: bool = True,
         remote_debugging_port: int | None = None,
         contract: PathfinderContract | None = None,
+        confirm_policy: ConfirmPolicy = ConfirmPolicy.DESTRUCTIVE,
+        confirm: Confirm | None = None,
     ) -> None:
         self.config = config
         parts = urlsplit(grafana_url)
@@ -83,23 +97,31 @@ class ActionReplay:
         self.grafana_url = grafana_url.rstrip("/")
         self.mode = mode
         self.contract = contract or pathfinder_contract()
+        self.confirm_policy = confirm_policy
+        #: None: nobody to ask, so whatever needs a yes is refused.
+        self._confirm = confirm
         self._chromium = AgentBrowser(
             config, headless=headless, remote_debugging_port=remote_debugging_port
         )
         self.context: BrowserContext | None = None
         self.page: Page | None = None
         self.selectors: GrafanaSelectors | None = None
-        self.off_origin_blocked = 0
-        self._pending_return = False
+        self.guide_url = ""
+        self.guard = OriginGuard(self.origin, self._go_home)
+        self.reopened_pages = 0
 
-    # -- lifecycle ---------------------------------------------------------------
+    @property
+    def overrun_seconds(self) -> float:
+        return self.config.action_timeout * OVERRUN_FACTOR + 1.0
+
+    # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self, *, browser: Browser | None = None) -> Page:
-        self.context = await self._chromium.new_context(browser)
+        self.context = await self._chromium.new_context(browser, service_workers="block")
         await add_contract(self.context, self.contract)
         await add_script(self.context, "replay.js")
-        self.page = await self.context.new_page()
-        self.page.on("framenavigated", self._guard_origin)
+        await self.guard.protect(self.context)
+        self.page = await self._new_page()
         await open_grafana(self.page, self.grafana_url)
         version = await grafana_version(self.page, self.config)
         self.selectors = grafana_selectors(version)
@@ -109,6 +131,7 @@ class ActionReplay:
         return self.page
 
     async def close(self) -> None:
+        await self.guard.close()
         await self._chromium.close()
         self.context = None
 
@@ -117,66 +140,138 @@ class ActionReplay:
         """The Chromium this agent started itself (None when it runs in a shared one)."""
         return self._chromium.browser
 
-    def _guard_origin(self, frame: Any) -> None:
-        """Whatever happens, this page stays on the attendee's own Grafana."""
-        if self.page is None or frame != self.page.main_frame:
-            return
-        url = frame.url
-        parts = urlsplit(url)
-        if url.startswith("about:") or f"{parts.scheme}://{parts.netloc}" == self.origin:
-            return
-        self.off_origin_blocked += 1
-        logger.warning("[ActionReplay] The page left this Grafana (%s); going back", url[:100])
-        self._pending_return = True
+    async def _new_page(self) -> Page:
+        assert self.context is not None
+        with self.guard.opening_page():
+            page = await self.context.new_page()
+        await self.guard.watch(page)
+        return page
 
     async def open_guide(self, guide_url: str) -> None:
         """Open the presenter's guide in this Grafana's docs panel."""
         assert self.page is not None
+        self.guide_url = guide_url
         await open_guide(self.page, self.grafana_url, self.contract, guide_url)
 
-    # -- replay ---------------------------------------------------------------------
+    async def _go_home(self) -> None:
+        """This Grafana again, with the session's guide when one was opened."""
+        assert self.page is not None
+        if self.guide_url:
+            await open_guide(self.page, self.grafana_url, self.contract, self.guide_url)
+        else:
+            await open_grafana(self.page, self.grafana_url)
 
-    def plan(self, event: StepEvent) -> ReplayPlan:
+    async def _reopen(self) -> None:
+        """A page that stopped answering: close it (its renderer with it), open a fresh one
+        on the same origin with the same guide."""
+        assert self.context is not None and self.page is not None
+        stuck = self.page
+        self.reopened_pages += 1
+        with contextlib.suppress(PlaywrightError, TimeoutError):
+            async with asyncio.timeout(self.overrun_seconds):
+                await stuck.close(run_before_unload=False)
+        self.page = await self._new_page()
+        async with asyncio.timeout(self.overrun_seconds * 2):
+            await self._go_home()
+
+    # -- replay -------------------------------------------------------------------------------
+
+    def plan(self, event: StepEvent, guide: Guide | None = None) -> ReplayPlan:
         assert self.selectors is not None, "call start() first"
-        return plan_replay(event, self.mode, self.selectors, self.origin)
+        return plan_replay(event, self.mode, self.selectors, self.origin, guide)
+
+    async def read_guide(self) -> Guide | None:
+        """The guide this page's docs panel shows now (None: none)."""
+        assert self.page is not None
+        return Guide.from_page(await read_guide(self.page, self.contract))
 
     async def replay(self, event: StepEvent) -> ReplayResult:
         """Carry out one show_me or do_it; the result says what happened."""
         assert self.page is not None
         logger.info("[ActionReplay] Handling %s in %s mode", event.TYPE, self.mode.value)
-        plan = self.plan(event)
-        first = plan.steps[0] if plan.steps else None
-        if (
-            first is None
-            or first.target is None
-            or first.target.fast_query is None
-            or (first.kind is StepKind.FILL)
-        ):
-            # The fast paths clear the previous highlight themselves; the others do it here.
-            await self.page.evaluate("() => window.__pathfinderBridgeReplay?.clear()")
+        try:
+            async with asyncio.timeout(self.overrun_seconds):
+                plan = self.plan(event, await self.read_guide())
+                first = plan.steps[0] if plan.steps else None
+                if first is None or first.target is None or first.target.fast_query is None:
+                    # The fast paths clear the previous highlight themselves.
+                    await self.page.evaluate("() => window.__pathfinderBridgeReplay?.clear()")
+        except TimeoutError:
+            return await self._overran(event, "reading the guide")
         if not plan.ok:
             logger.warning("[ActionReplay] Refused %s: %s", event.stepId, plan.refused)
             return ReplayResult(event.stepId, False, f"refused: {plan.refused}")
+        acting = self.mode is AttendeeMode.FOLLOW and isinstance(event, DoIt)
+        blocked_before = len(self.guard.blocked)
+        confirmed = False
+        if acting and (reason := confirmation_reason(self.confirm_policy, plan)):
+            if not await self._ask(plan, reason):
+                return ReplayResult(event.stepId, False, f"not confirmed by the attendee: {reason}")
+            confirmed = True
         locate_ms = act_ms = 0.0
         details = []
+        failure = ""
         for step in plan.steps:
             try:
-                located, acted = await self._run(step)
+                located, acted, confirmed = await self._run_step(plan, step, confirmed)
             except StepFailed as exc:
                 logger.info("[ActionReplay] %s failed: %s", step, exc)
-                return ReplayResult(event.stepId, False, f"{step}: {exc}", locate_ms, act_ms)
+                failure = f"{step}: {exc}"
+                break
+            except TimeoutError:
+                return await self._overran(event, str(step))
             locate_ms += located
             act_ms += acted
             details.append(str(step))
-        await self._return_if_left()
+        if acting:
+            try:
+                async with asyncio.timeout(self.overrun_seconds * 2):
+                    undone = await self.guard.settle()
+            except TimeoutError:
+                return await self._overran(event, "returning to this Grafana")
+            blocked = self.guard.blocked[blocked_before:]
+            if undone and not failure:
+                failure = undone
+            if blocked and not failure:
+                failure = f"blocked a navigation off this Grafana ({origin_of(blocked[0])})"
+        if failure:
+            return ReplayResult(event.stepId, False, failure, locate_ms, act_ms)
         return ReplayResult(event.stepId, True, "; ".join(details), locate_ms, act_ms)
 
-    async def _return_if_left(self) -> None:
-        if self._pending_return and self.page is not None:
-            self._pending_return = False
-            await self.page.goto(self.grafana_url, wait_until="domcontentloaded")
+    async def _overran(self, event: StepEvent, what: str) -> ReplayResult:
+        limit = self.overrun_seconds
+        logger.warning("[ActionReplay] %s took over %g s: reopening the page", what, limit)
+        try:
+            await self._reopen()
+        except (PlaywrightError, TimeoutError) as exc:
+            logger.warning("[ActionReplay] Reopening the page failed: %s", exc)
+        return ReplayResult(
+            event.stepId, False, f"{what} took over {limit:g} s; the page was closed and reopened"
+        )
 
-    async def _run(self, step: ReplayStep) -> tuple[float, float]:
+    async def _ask(self, plan: ReplayPlan, reason: str) -> bool:
+        if self._confirm is None:
+            logger.warning("[ActionReplay] Nobody to confirm %s (%s): not done", plan, reason)
+            return False
+        steps = "; ".join(str(step) for step in plan.steps)
+        return await self._confirm(f"The presenter's Do it would {steps}: {reason}.")
+
+    async def _run_step(
+        self, plan: ReplayPlan, step: ReplayStep, confirmed: bool
+    ) -> tuple[float, float, bool]:
+        """One step within the overrun limit; a destructive-looking target asks first (the
+        attendee's thinking time is outside the limit). Returns timings and whether the
+        attendee has said yes to this event."""
+        try:
+            async with asyncio.timeout(self.overrun_seconds):
+                return (*await self._run(step, confirmed=confirmed), confirmed)
+        except NeedsConfirmation as exc:
+            if not await self._ask(plan, str(exc)):
+                raise StepFailed(f"not confirmed by the attendee: {exc}") from None
+        async with asyncio.timeout(self.overrun_seconds):
+            return (*await self._run(step, confirmed=True), True)
+
+    async def _run(self, step: ReplayStep, *, confirmed: bool) -> tuple[float, float]:
         assert self.page is not None
         if step.kind is StepKind.NOOP:
             return 0.0, 0.0
@@ -187,7 +282,7 @@ class ActionReplay:
         assert step.target is not None
         fast = step.target.fast_query
         if fast is not None and step.kind is not StepKind.FILL:
-            return await self._run_fast(step, fast)
+            return await self._run_fast(step, fast, confirmed=confirmed)
         started = time.perf_counter()
         locator = await self._locate(step.target, acting=step.kind is not StepKind.HIGHLIGHT)
         located = time.perf_counter()
@@ -205,17 +300,19 @@ class ActionReplay:
             await handle.dispose()
             logger.info("[ActionReplay] Highlighted element: %s (%s)", step.target, drawn)
         elif step.kind is StepKind.CLICK:
-            x, y = await self._aim(locator)
+            x, y = await self._aim(locator, confirmed=confirmed)
             await self.page.mouse.click(x, y)
         elif step.kind is StepKind.HOVER:
-            x, y = await self._aim(locator, allow_disabled=True)
+            x, y = await self._aim(locator, allow_disabled=True, confirmed=True)
             await self.page.mouse.move(x, y)
         elif step.kind is StepKind.FILL:
-            await self._fill(locator, step.value)
+            await self._fill(locator, step.value, confirmed=confirmed)
         done = time.perf_counter()
         return (located - started) * 1000, (done - located) * 1000
 
-    async def _run_fast(self, step: ReplayStep, query: FastQuery) -> tuple[float, float]:
+    async def _run_fast(
+        self, step: ReplayStep, query: FastQuery, *, confirmed: bool
+    ) -> tuple[float, float]:
         """Plain CSS: one in-page call finds the element and draws, or aims for trusted input."""
         assert self.page is not None and step.target is not None
         timeout_ms = self.config.action_timeout * 1000
@@ -249,7 +346,8 @@ class ActionReplay:
             if hit["ok"] or attempt == AIM_ATTEMPTS - 1:
                 break
             await asyncio.sleep(AIM_RETRY_DELAY)
-        x, y = self._check_hit(hit, allow_disabled=step.kind is StepKind.HOVER)
+        hover = step.kind is StepKind.HOVER
+        x, y = self._check_hit(hit, allow_disabled=hover, confirmed=confirmed or hover)
         located = time.perf_counter()
         if step.kind is StepKind.CLICK:
             await self.page.mouse.click(x, y)
@@ -288,7 +386,9 @@ class ActionReplay:
             return locator.first
         raise StepFailed(f"element disappeared: {target}")
 
-    async def _aim(self, locator: Locator, *, allow_disabled: bool = False) -> tuple[float, float]:
+    async def _aim(
+        self, locator: Locator, *, allow_disabled: bool = False, confirmed: bool
+    ) -> tuple[float, float]:
         """The point a trusted click should hit, after checking nothing else would take it."""
         with contextlib.suppress(PlaywrightError):
             await locator.scroll_into_view_if_needed(timeout=self.config.action_timeout * 1000)
@@ -298,30 +398,34 @@ class ActionReplay:
             if hit["ok"] or attempt == AIM_ATTEMPTS - 1:
                 break
             await asyncio.sleep(AIM_RETRY_DELAY)
-        return self._check_hit(hit, allow_disabled=allow_disabled)
+        return self._check_hit(hit, allow_disabled=allow_disabled, confirmed=confirmed)
 
-    def _check_hit(self, hit: dict[str, Any], *, allow_disabled: bool) -> tuple[float, float]:
+    def _check_hit(
+        self, hit: dict[str, Any], *, allow_disabled: bool, confirmed: bool
+    ) -> tuple[float, float]:
+        """Refuse a click that would land elsewhere, leave the origin, or destroy unasked."""
         if hit["stale"]:
             raise StepFailed("the target keeps being replaced; nothing was clicked")
         if hit["disabled"] and not allow_disabled:
             raise StepFailed("the target is disabled")
-        href = hit.get("href")
-        if href:
-            parts = urlsplit(href)
-            if f"{parts.scheme}://{parts.netloc}" != self.origin:
-                raise StepFailed(
-                    f"the target links off this Grafana ({parts.scheme}://{parts.netloc})"
-                )
+        for key, what in (("href", "links"), ("form", "submits a form")):
+            url = hit.get(key)
+            if isinstance(url, str) and url and origin_of(url) != self.origin:
+                raise StepFailed(f"the target {what} off this Grafana ({origin_of(url)})")
+        if hit.get("newTab"):
+            raise StepFailed("the target opens a new tab or window")
         if not hit["ok"]:
             raise StepFailed(f"the target is covered by {hit['hit']}")
+        if not confirmed and (reason := label_reason(self.confirm_policy, hit.get("label", ""))):
+            raise NeedsConfirmation(reason)
         return float(hit["x"]), float(hit["y"])
 
-    async def _fill(self, locator: Locator, value: str) -> None:
+    async def _fill(self, locator: Locator, value: str, *, confirmed: bool) -> None:
         assert self.page is not None
         kind = await locator.evaluate("el => window.__pathfinderBridgeReplay.inputKind(el)")
         if kind == "none":
             raise StepFailed("the target is not a field")
-        x, y = await self._aim(locator)
+        x, y = await self._aim(locator, confirmed=confirmed)
         await self.page.mouse.click(x, y)  # focuses plain inputs and Monaco-like editors alike
         await self.page.keyboard.press("ControlOrMeta+A")
         await self.page.keyboard.press("Backspace")
@@ -339,6 +443,5 @@ class ActionReplay:
             "(path) => window.__pathfinderBridgeReplay.navigate(path)",
             path,
         )
-        current = urlsplit(self.page.url)
-        if f"{current.scheme}://{current.netloc}" != self.origin:
+        if origin_of(self.page.url) != self.origin:
             raise StepFailed("navigation left this Grafana")

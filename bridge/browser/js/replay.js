@@ -57,7 +57,17 @@
     return box.className;
   }
 
-  // What a trusted click at the element's centre would hit, and whether that is the element.
+  // A short readable label: what a person would call this element.
+  function labelOf(node) {
+    if (!node) return "";
+    const text = node.getAttribute("aria-label") || node.getAttribute("title") ||
+      (node.textContent || "").trim() || (typeof node.value === "string" ? node.value : "");
+    return text.replace(/\s+/g, " ").slice(0, 200);
+  }
+
+  // What a trusted click at the element's centre would hit, whether that is the element, and
+  // where that click would lead: the link or the form submission of what is actually hit
+  // (a link inside a clicked container counts), so Python can refuse one that leaves.
   function hitTest(el) {
     if (!el.isConnected) return { ok: false, stale: true };
     const rect = el.getBoundingClientRect();
@@ -68,8 +78,15 @@
     const ok = !!hit && (hit === el || el.contains(hit) || hit.contains(el));
     const describe = (node) => node ? node.tagName.toLowerCase() + (node.id ? "#" + node.id : "") +
       (typeof node.className === "string" && node.className ? "." + node.className.trim().split(/\s+/).join(".") : "") : "nothing";
-    const link = el.closest("a[href]");
+    const clicked = hit || el;
+    const link = clicked.closest("a[href], area[href]");
+    const submitter = clicked.closest("button, input[type=submit], input[type=image]");
+    const submits = submitter && submitter.form && (submitter.type === "submit" || submitter.type === "image");
+    const label = labelOf(el) + (hit && hit !== el && el.contains(hit) ? " " + labelOf(hit) : "");
+    const opensIn = (link ? link.target : submits ? submitter.formTarget || submitter.form.target : "") || "";
+    const newTab = !["", "_self", "_top", "_parent"].includes(opensIn.toLowerCase());
     return { ok, stale: false, x, y, hit: describe(hit), href: link ? link.href : null,
+      form: submits ? submitter.formAction : null, newTab, label: label.slice(0, 300),
       disabled: !!(el.disabled || el.closest("[aria-disabled='true']")) };
   }
 
@@ -95,13 +112,15 @@
     return getComputedStyle(el).visibility !== "hidden";
   }
 
-  // query: {css, contains}: Pathfinder's `css:contains(text)` is a text filter on the matches.
+  // query: {css, contains}: Pathfinder's `css:contains(text)` is a text filter on the matches
+  // (case-insensitive, as Pathfinder's).
   async function waitFor(query, timeoutMs) {
     const deadline = performance.now() + timeoutMs;
+    const wanted = query.contains === null ? null : query.contains.toLowerCase();
     for (;;) {
       let all;
       try { all = Array.from(document.querySelectorAll(query.css)); } catch { return { error: "bad selector" }; }
-      if (query.contains !== null) all = all.filter((el) => el.textContent.includes(query.contains));
+      if (wanted !== null) all = all.filter((el) => (el.textContent || "").toLowerCase().includes(wanted));
       const el = all[0];
       if (el && isVisible(el)) return { el, count: all.length };
       if (performance.now() >= deadline) return { error: "timeout" };
