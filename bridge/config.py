@@ -25,8 +25,8 @@ from bridge.errors import ConfigError
 ENV_PREFIX = "PATHFINDER_BRIDGE_"
 ENV_CONFIG_FILE = "PATHFINDER_BRIDGE_CONFIG"
 
+#: --no-sandbox is not among them: it is added only when running as root (bridge/browser/launch.py).
 CHROMIUM_FLAGS = (
-    "--no-sandbox",
     "--disable-gpu",
     "--disable-background-networking",
     "--disable-component-update",
