@@ -43,6 +43,9 @@ class OriginGuard:
         self._main_frame_id = ""
         self._cdp: CDPSession | None = None
         self._left_for: str | None = None
+        #: Main-frame commits, to tell when a navigation the page started has settled.
+        self.commits = 0
+        self._changed = asyncio.Event()
         self._opening = False
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -131,12 +134,15 @@ class OriginGuard:
 
     def _blocked(self, url: str) -> None:
         self.blocked.append(url)
+        self._changed.set()
         logger.warning("[ActionReplay] Blocked a navigation off this Grafana: %s", url[:100])
 
     def _on_navigated(self, frame: Frame) -> None:
         """The watchdog: a main frame that committed elsewhere anyway is brought home."""
         if self.page is None or frame != self.page.main_frame:
             return
+        self.commits += 1
+        self._changed.set()
         if origin_of(frame.url) == self.origin or self._left_for is not None:
             return
         logger.warning(
@@ -153,13 +159,28 @@ class OriginGuard:
 
     # -- results ----------------------------------------------------------------------------------
 
-    async def settle(self) -> str:
-        """After acting: let the click's consequences start, finish closing popups and coming
-        home. Returns what had to be undone ('' when nothing), for the result."""
+    def mark(self) -> tuple[int, int]:
+        """Where blocking and commits stand now; `settle()` looks at what came after."""
+        return len(self.blocked), self.commits
+
+    async def settle(self, since: tuple[int, int], limit: float) -> str:
+        """After acting: wait for the consequences the page has started (a navigation ends
+        committed or blocked, within `limit` seconds), finish closing popups and coming
+        home. Returns what had to be stopped or undone ('' when nothing), for the result."""
         page = self.page
+        started: list[str] = []
         if page is not None:
             with contextlib.suppress(PlaywrightError):
-                await page.evaluate("() => new Promise((done) => setTimeout(done, 0))")
+                started = await page.evaluate(
+                    "() => new Promise((done) => setTimeout("
+                    "() => done(window.__pathfinderBridgeReplay?.takeNavigations() ?? []), 0))"
+                )
+        if started:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(limit):
+                    while (len(self.blocked), self.commits) == since:
+                        self._changed.clear()
+                        await self._changed.wait()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         left, self._left_for = self._left_for, None
@@ -168,6 +189,8 @@ class OriginGuard:
             await self._return()
         if left is not None:
             return f"the page left this Grafana ({origin_of(left)}) and was brought back"
+        if len(self.blocked) > since[0]:
+            return f"blocked a navigation off this Grafana ({origin_of(self.blocked[since[0]])})"
         return ""
 
     def _own(self, work: Coroutine[Any, Any, None]) -> None:

@@ -202,7 +202,7 @@ class ActionReplay:
             logger.warning("[ActionReplay] Refused %s: %s", event.stepId, plan.refused)
             return ReplayResult(event.stepId, False, f"refused: {plan.refused}")
         acting = self.mode is AttendeeMode.FOLLOW and isinstance(event, DoIt)
-        blocked_before = len(self.guard.blocked)
+        since = self.guard.mark()
         confirmed = False
         if acting and (reason := confirmation_reason(self.confirm_policy, plan)):
             if not await self._ask(plan, reason):
@@ -226,14 +226,11 @@ class ActionReplay:
         if acting:
             try:
                 async with asyncio.timeout(self.overrun_seconds * 2):
-                    undone = await self.guard.settle()
+                    undone = await self.guard.settle(since, self.config.action_timeout)
             except TimeoutError:
                 return await self._overran(event, "returning to this Grafana")
-            blocked = self.guard.blocked[blocked_before:]
             if undone and not failure:
                 failure = undone
-            if blocked and not failure:
-                failure = f"blocked a navigation off this Grafana ({origin_of(blocked[0])})"
         if failure:
             return ReplayResult(event.stepId, False, failure, locate_ms, act_ms)
         return ReplayResult(event.stepId, True, "; ".join(details), locate_ms, act_ms)

@@ -82,11 +82,13 @@
     const link = clicked.closest("a[href], area[href]");
     const submitter = clicked.closest("button, input[type=submit], input[type=image]");
     const submits = submitter && submitter.form && (submitter.type === "submit" || submitter.type === "image");
+    // formAction reads as the document's URL when the button has no formaction of its own.
+    const action = submits ? (submitter.hasAttribute("formaction") ? submitter.formAction : submitter.form.action) : null;
     const label = labelOf(el) + (hit && hit !== el && el.contains(hit) ? " " + labelOf(hit) : "");
     const opensIn = (link ? link.target : submits ? submitter.formTarget || submitter.form.target : "") || "";
     const newTab = !["", "_self", "_top", "_parent"].includes(opensIn.toLowerCase());
     return { ok, stale: false, x, y, hit: describe(hit), href: link ? link.href : null,
-      form: submits ? submitter.formAction : null, newTab, label: label.slice(0, 300),
+      form: action, newTab, label: label.slice(0, 300),
       disabled: !!(el.disabled || el.closest("[aria-disabled='true']")) };
   }
 
@@ -150,6 +152,20 @@
     return { ...hitTest(found.el), count: found.count, found: true };
   }
 
+  // Cross-document navigations this page starts (links, forms, scripts): after acting, Python
+  // waits for their outcome (committed at home, or blocked) before it reports a result.
+  let started = [];
+  if (window.navigation) {
+    window.navigation.addEventListener("navigate", (event) => {
+      if (!event.destination.sameDocument) started.push(event.destination.url);
+    });
+  }
+  function takeNavigations() {
+    const taken = started;
+    started = [];
+    return taken;
+  }
+
   // In-app navigation to a path Python has already checked, as a router link does.
   function navigate(path) {
     history.pushState({}, "", path);
@@ -158,5 +174,6 @@
 
   window.__pathfinderBridgeReplay = {
     highlight, clear, hitTest, inputKind, readValue, navigate, highlightSelector, aimSelector,
+    takeNavigations,
   };
 })();
