@@ -16,7 +16,7 @@ import mimetypes
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from bridge.browser.contract import grafana_selectors, pathfinder_contract
 from bridge.errors import PortInUseError
@@ -38,6 +38,8 @@ class SandboxSettings:
     password: str = "admin"
     #: Extra elements on every page, for benchmarks on a Grafana-sized DOM (~10,000 nodes).
     extra_elements: int = 0
+    #: Security tests: `/redirect?to=URL` answers 302 to any URL, as an open redirect would.
+    open_redirect: bool = False
 
 
 def _script_json(value: object) -> str:
@@ -56,6 +58,7 @@ def guide_list() -> list[dict[str, str]]:
 class _Handler(http.server.BaseHTTPRequestHandler):
     server_version = "grafana-sandbox"
     page: bytes = b""
+    open_redirect = False
 
     def log_message(self, format: str, *args: object) -> None:
         pass
@@ -84,6 +87,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send(200, b'{"database":"ok"}', "application/json")
         elif path == "/favicon.ico":
             self._send(204, b"", "image/x-icon")
+        elif path == "/redirect" and self.open_redirect:
+            self.send_response(302)
+            self.send_header("Location", parse_qs(urlsplit(self.path).query).get("to", ["/"])[0])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
         else:
             self._send(200, self.page, "text/html; charset=utf-8")
 
@@ -127,7 +135,11 @@ class SandboxServer:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        handler = type("Handler", (_Handler,), {"page": render_page(self.settings)})
+        handler = type(
+            "Handler",
+            (_Handler,),
+            {"page": render_page(self.settings), "open_redirect": self.settings.open_redirect},
+        )
         try:
             self._httpd = http.server.ThreadingHTTPServer(
                 (self.settings.host, self.settings.port), functools.partial(handler)
