@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import http.server
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 
 import pytest
@@ -125,11 +125,15 @@ async def still_home(replay: ActionReplay) -> None:
     assert replay.context.pages == [replay.page]
 
 
+async def until(condition: Callable[[], object]) -> None:
+    async with asyncio.timeout(5 * UNIT):
+        while not condition():  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+
+
 async def blocked(replay: ActionReplay, path: str) -> None:
     """Wait until a navigation to `path` elsewhere has been stopped at request level."""
-    async with asyncio.timeout(5 * UNIT):
-        while not any(url.endswith(path) for url in replay.guard.blocked):
-            await asyncio.sleep(0.02)
+    await until(lambda: any(url.endswith(path) for url in replay.guard.blocked))
 
 
 async def test_clicks_that_would_leave_are_refused_before_clicking(
@@ -186,10 +190,9 @@ async def test_navigations_that_start_anyway_are_blocked_at_request_level(
     results.append(await attendee.replay(do_it("opener", TargetAction.BUTTON, "#opener")))
     await blocked(attendee, "/popup")
     results.append(await attendee.replay(do_it("helper", TargetAction.BUTTON, "#helper")))
-    assert attendee.context is not None
-    async with asyncio.timeout(5 * UNIT):
-        while attendee.guard.closed_popups < 1 or len(attendee.context.pages) > 1:
-            await asyncio.sleep(0.02)
+    context = attendee.context
+    assert context is not None
+    await until(lambda: attendee.guard.closed_popups == 1 and len(context.pages) == 1)
     await still_home(attendee)
     assert elsewhere.seen == []
     # Each result was sent once its navigation had been stopped, and says so.
