@@ -14,8 +14,14 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from playwright.sync_api import Page, Playwright
 
+from bridge.browser.contract import grafana_selectors
+from bridge.browser.guide import Guide
+from bridge.browser.locate import LocateError, button_target, translate_selector
+from bridge.protocol.events import InteractiveAction, ShowMe, TargetAction
 from bridge.sandbox.server import SandboxServer, SandboxSettings
 from tests.conftest import UNIT
 from tests.servers import CliProcess, free_port, our_signaling_server
@@ -30,6 +36,96 @@ PLANT_SECRET = """(secret) => {
 }"""
 # The review's renderer bomb: nested count() over every node, O(n^4).
 XPATH_BOMB = "xpath=//*[count(//*[count(//*[count(//*)>0])>0])>0]"
+
+
+SELECTORS = grafana_selectors("12.0.0")
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "xpath=//body",
+        "//div[@id='vault']",
+        "css=div",
+        "text=Save",
+        '"Save"',
+        "internal:role=button",
+        'internal:attr=[data-token^="tok"]',
+        "div >> text=tok",
+        'div[title=">>"]',
+        ':text-matches("tok-[0-9a-f]")',
+        'a:text-is("x")',
+        "a:visible",
+        "a:right-of(#b)",
+        "a::before",
+        "svg|a",
+        ":scope",
+        "div:has(div:has(a))",
+        "a:not(:contains(x))",
+        "li:nth-child(2 of .x)",
+        "a:nth-match(2) > b",
+        "a\nb",
+        ", ".join(["a"] * 17),
+        " ".join(["a"] * 33),
+    ],
+)
+def test_only_pathfinders_dialect_is_accepted(hostile: str) -> None:
+    with pytest.raises(LocateError):
+        translate_selector(hostile, SELECTORS)
+
+
+@pytest.mark.parametrize(
+    "dialect",
+    [
+        '#id.class[data-x="1" i] > span + em ~ b',
+        'div.cards:has(> h2:contains("Data")) button:nth-match(3)',
+        "section:has(h2) a:contains(Explore)",
+        'p.status:text("working")',
+        "li:nth-child(2n+1):not(.done, [hidden])",
+        "grafana:pages.AddDataSource.dataSourcePluginsV2(Prometheus)",
+        "input:focus-within, textarea:disabled",
+    ],
+)
+def test_the_dialect_is_kept(dialect: str) -> None:
+    translate_selector(dialect, SELECTORS)
+
+
+@given(st.text(max_size=200))
+def test_any_text_is_a_dialect_selector_or_a_refusal(text: str) -> None:
+    try:
+        selector = translate_selector(text, SELECTORS)
+    except LocateError:
+        return
+    # Whatever is accepted is one Playwright CSS selector: no engine prefix, no chaining
+    # other than the `>> nth=` that :nth-match(n) becomes.
+    head = selector.split(" >> ", 1)[0]
+    assert "=" not in head.split("[", 1)[0].split("(", 1)[0]
+    assert all(
+        part.startswith("nth=") or ":" not in part[:1] for part in selector.split(" >> ")[1:]
+    )
+    button_target(text, SELECTORS) if text.strip() else None
+
+
+def test_an_event_names_a_guide_step_by_id_or_by_action_and_target() -> None:
+    raw = {
+        "url": "http://127.0.0.1/guides/g",
+        "steps": [
+            {"stepId": "a", "action": {"targetAction": "button", "refTarget": "Save"}},
+            {"stepId": "b", "action": {"targetAction": "highlight", "refTarget": "#x"}},
+            {"stepId": "c", "action": {"targetAction": "nope"}},  # unreadable: left out
+        ],
+    }
+    guide = Guide.from_page(raw)
+    assert guide is not None and [s.step_id for s in guide.steps] == ["a", "b"]
+
+    def event(step: str, action: TargetAction, target: str) -> ShowMe:
+        return ShowMe(stepId=step, action=InteractiveAction(action, target))
+
+    hostile = guide.step_for(event("a", TargetAction.HIGHLIGHT, "xpath=//x"))
+    assert hostile is not None and hostile.action.refTarget == "Save"
+    assert guide.step_for(event("zz", TargetAction.HIGHLIGHT, "#x")) is guide.steps[1]
+    assert guide.step_for(event("zz", TargetAction.BUTTON, "#x")) is None
+    assert Guide.from_page(None) is None and Guide.from_page({"steps": []}) is None
 
 
 @pytest.fixture(scope="module")
