@@ -135,7 +135,8 @@ class ActionCapture:
             self.ignored += 1
             where = source.get("frame") if isinstance(source, dict) else None
             url = where.url[:100] if isinstance(where, Frame) else "?"
-            if self.page is not None and where is self.page.main_frame:
+            if self.page is None or where is self.page.main_frame:
+                # Starting up (about:blank), or our own tab while it is off Grafana.
                 logger.debug("[ActionCapture] Ignored a report while off Grafana (%s)", url)
             else:
                 logger.warning("[ActionCapture] Ignored a report from another frame (%s)", url)

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from playwright.async_api import BrowserContext, Frame, Page
 from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import Frame, Page
 
 from bridge.browser.contract import PathfinderContract
 from bridge.config import BrowserConfig
@@ -50,6 +50,11 @@ async def open_guide(
         f"{grafana_url}{contract['plugin_path']}?{param}={quote(guide_url, safe='')}",
         wait_until="domcontentloaded",
     )
+
+
+async def add_guide_reader(context: BrowserContext) -> None:
+    """The same reader for our page scripts (replay.js), as `window.__pathfinderBridgeReadGuide`."""
+    await context.add_init_script(script=f"window.__pathfinderBridgeReadGuide = {GUIDE_STEPS};")
 
 
 async def read_guide(where: Page | Frame, contract: PathfinderContract) -> Any:

@@ -31,7 +31,12 @@ from bridge.browser.contract import (
     grafana_selectors,
     pathfinder_contract,
 )
-from bridge.browser.grafana_tab import grafana_version, open_grafana, open_guide, read_guide
+from bridge.browser.grafana_tab import (
+    add_guide_reader,
+    grafana_version,
+    open_grafana,
+    open_guide,
+)
 from bridge.browser.guide import Guide
 from bridge.browser.launch import AgentBrowser, add_contract, add_script
 from bridge.browser.locate import FastQuery, Target
@@ -47,6 +52,8 @@ logger = logging.getLogger("bridge.browser")
 MAX_MATCHES = 25
 AIM_ATTEMPTS = 5
 AIM_RETRY_DELAY = 0.05
+#: Plans made again because the docs panel changed under one, before giving up.
+GUIDE_ATTEMPTS = 3
 #: A step that takes longer than this many action timeouts (plus a second) means the page
 #: has stopped answering (a runaway selector, a busy renderer): it is closed and reopened.
 OVERRUN_FACTOR = 2.0
@@ -61,6 +68,18 @@ class StepFailed(Exception):
 
 class NeedsConfirmation(Exception):
     """The element a step would act on reads like a destructive action: ask first."""
+
+
+class GuideChanged(Exception):
+    """The docs panel changed since its guide was read: nothing was done; plan again."""
+
+
+@dataclass(frozen=True)
+class ShownGuide:
+    """The guide the docs panel showed when last read, and the page's stamp of it."""
+
+    guide: Guide | None
+    stamp: str
 
 
 @dataclass
@@ -107,6 +126,8 @@ class ActionReplay:
         self.page: Page | None = None
         self.selectors: GrafanaSelectors | None = None
         self.guide_url = ""
+        #: The guide as last read; plans use it while the page's stamp still matches.
+        self._shown: ShownGuide | None = None
         self.guard = OriginGuard(self.origin, self._go_home)
         self.reopened_pages = 0
 
@@ -119,6 +140,7 @@ class ActionReplay:
     async def start(self, *, browser: Browser | None = None) -> Page:
         self.context = await self._chromium.new_context(browser, service_workers="block")
         await add_contract(self.context, self.contract)
+        await add_guide_reader(self.context)
         await add_script(self.context, "replay.js")
         await self.guard.protect(self.context)
         self.page = await self._new_page()
@@ -151,13 +173,33 @@ class ActionReplay:
         """Open the presenter's guide in this Grafana's docs panel."""
         assert self.page is not None
         self.guide_url = guide_url
+        self._shown = None
         await open_guide(self.page, self.grafana_url, self.contract, guide_url)
+        await self._wait_for_guide()
+
+    async def _wait_for_guide(self) -> None:
+        """Until the docs panel shows the guide, only the dialect rule would limit events."""
+        assert self.page is not None
+        try:
+            await self.page.wait_for_function(
+                "(c) => window.__pathfinderBridgeReadGuide(c) !== null",
+                arg=self.contract.data,
+                polling=50,
+                timeout=self.config.action_timeout * 1000,
+            )
+        except PlaywrightTimeout:
+            logger.warning(
+                "[ActionReplay] The docs panel shows no guide: events are limited by the selector "
+                "dialect only"
+            )
 
     async def _go_home(self) -> None:
         """This Grafana again, with the session's guide when one was opened."""
         assert self.page is not None
+        self._shown = None
         if self.guide_url:
             await open_guide(self.page, self.grafana_url, self.contract, self.guide_url)
+            await self._wait_for_guide()
         else:
             await open_grafana(self.page, self.grafana_url)
 
@@ -171,6 +213,7 @@ class ActionReplay:
             async with asyncio.timeout(self.overrun_seconds):
                 await stuck.close(run_before_unload=False)
         self.page = await self._new_page()
+        self._shown = None
         async with asyncio.timeout(self.overrun_seconds * 2):
             await self._go_home()
 
@@ -182,16 +225,55 @@ class ActionReplay:
 
     async def read_guide(self) -> Guide | None:
         """The guide this page's docs panel shows now (None: none)."""
+        return (await self._read_shown()).guide
+
+    async def _read_shown(self) -> ShownGuide:
         assert self.page is not None
-        return Guide.from_page(await read_guide(self.page, self.contract))
+        raw = await self.page.evaluate("() => window.__pathfinderBridgeReplay.guide()")
+        if not isinstance(raw, dict) or not isinstance(raw.get("stamp"), str):
+            raise PlaywrightError("the page's replay script is missing")
+        self._shown = ShownGuide(Guide.from_page(raw.get("guide")), raw["stamp"])
+        return self._shown
+
+    @staticmethod
+    def _checked_in_page(plan: ReplayPlan) -> bool:
+        """Whether the plan's first step goes through an in-page call that checks the stamp."""
+        first = plan.steps[0] if plan.ok and plan.steps else None
+        return (
+            first is not None
+            and first.target is not None
+            and first.target.fast_query is not None
+            and first.kind is not StepKind.FILL
+        )
 
     async def replay(self, event: StepEvent) -> ReplayResult:
         """Carry out one show_me or do_it; the result says what happened."""
         assert self.page is not None
         logger.info("[ActionReplay] Handling %s in %s mode", event.TYPE, self.mode.value)
+        for attempt in range(GUIDE_ATTEMPTS):
+            try:
+                return await self._replay(event, read_again=attempt > 0)
+            except GuideChanged:
+                logger.info("[ActionReplay] The docs panel changed; planning %s again", event)
+            except PlaywrightError as exc:  # the page navigated or crashed under us
+                detail = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else "?"
+                logger.warning("[ActionReplay] %s: the page did not answer: %s", event, detail)
+                return ReplayResult(event.stepId, False, f"the page did not answer ({detail})")
+        return ReplayResult(event.stepId, False, "the docs panel kept changing; nothing was done")
+
+    async def _replay(self, event: StepEvent, *, read_again: bool) -> ReplayResult:
+        assert self.page is not None
         try:
             async with asyncio.timeout(self.overrun_seconds):
-                plan = self.plan(event, await self.read_guide())
+                shown = self._shown
+                fresh = shown is None or read_again
+                if shown is None or read_again:
+                    shown = await self._read_shown()
+                plan = self.plan(event, shown.guide)
+                if not fresh and not self._checked_in_page(plan):
+                    # Nothing in the page will check this plan's guide: read it now.
+                    shown = await self._read_shown()
+                    plan = self.plan(event, shown.guide)
                 first = plan.steps[0] if plan.steps else None
                 if first is None or first.target is None or first.target.fast_query is None:
                     # The fast paths clear the previous highlight themselves.
@@ -211,9 +293,11 @@ class ActionReplay:
         locate_ms = act_ms = 0.0
         details = []
         failure = ""
+        stamp: str | None = shown.stamp  # checked by the first step, before it does anything
         for step in plan.steps:
             try:
-                located, acted, confirmed = await self._run_step(plan, step, confirmed)
+                located, acted, confirmed = await self._run_step(plan, step, confirmed, stamp)
+                stamp = None
             except StepFailed as exc:
                 logger.info("[ActionReplay] %s failed: %s", step, exc)
                 failure = f"{step}: {exc}"
@@ -254,21 +338,23 @@ class ActionReplay:
         return await self._confirm(f"The presenter's Do it would {steps}: {reason}.")
 
     async def _run_step(
-        self, plan: ReplayPlan, step: ReplayStep, confirmed: bool
+        self, plan: ReplayPlan, step: ReplayStep, confirmed: bool, stamp: str | None
     ) -> tuple[float, float, bool]:
         """One step within the overrun limit; a destructive-looking target asks first (the
         attendee's thinking time is outside the limit). Returns timings and whether the
         attendee has said yes to this event."""
         try:
             async with asyncio.timeout(self.overrun_seconds):
-                return (*await self._run(step, confirmed=confirmed), confirmed)
+                return (*await self._run(step, confirmed=confirmed, stamp=stamp), confirmed)
         except NeedsConfirmation as exc:
             if not await self._ask(plan, str(exc)):
                 raise StepFailed(f"not confirmed by the attendee: {exc}") from None
         async with asyncio.timeout(self.overrun_seconds):
-            return (*await self._run(step, confirmed=True), True)
+            return (*await self._run(step, confirmed=True, stamp=None), True)
 
-    async def _run(self, step: ReplayStep, *, confirmed: bool) -> tuple[float, float]:
+    async def _run(
+        self, step: ReplayStep, *, confirmed: bool, stamp: str | None
+    ) -> tuple[float, float]:
         assert self.page is not None
         if step.kind is StepKind.NOOP:
             return 0.0, 0.0
@@ -279,7 +365,7 @@ class ActionReplay:
         assert step.target is not None
         fast = step.target.fast_query
         if fast is not None and step.kind is not StepKind.FILL:
-            return await self._run_fast(step, fast, confirmed=confirmed)
+            return await self._run_fast(step, fast, confirmed=confirmed, stamp=stamp)
         started = time.perf_counter()
         locator = await self._locate(step.target, acting=step.kind is not StepKind.HIGHLIGHT)
         located = time.perf_counter()
@@ -308,7 +394,7 @@ class ActionReplay:
         return (located - started) * 1000, (done - located) * 1000
 
     async def _run_fast(
-        self, step: ReplayStep, query: FastQuery, *, confirmed: bool
+        self, step: ReplayStep, query: FastQuery, *, confirmed: bool, stamp: str | None
     ) -> tuple[float, float]:
         """Plain CSS: one in-page call finds the element and draws, or aims for trusted input."""
         assert self.page is not None and step.target is not None
@@ -321,18 +407,23 @@ class ActionReplay:
                 "reftarget": step.target.reftarget,
             }
             found = await self.page.evaluate(
-                "([q, o, t]) => window.__pathfinderBridgeReplay.highlightSelector(q, o, t)",
-                [query.to_json(), options, timeout_ms],
+                "([q, o, t, s]) => window.__pathfinderBridgeReplay.highlightSelector(q, o, t, s)",
+                [query.to_json(), options, timeout_ms, stamp],
             )
+            if found.get("stale"):
+                raise GuideChanged
             if not found["ok"]:
                 raise StepFailed(self._not_found(step.target, found.get("reason", "")))
             logger.info("[ActionReplay] Highlighted element: %s (%s)", step.target, found["drawn"])
             return (time.perf_counter() - started) * 1000, 0.0
         for attempt in range(AIM_ATTEMPTS):
             hit = await self.page.evaluate(
-                "([q, t]) => window.__pathfinderBridgeReplay.aimSelector(q, t)",
-                [query.to_json(), timeout_ms],
+                "([q, t, s]) => window.__pathfinderBridgeReplay.aimSelector(q, t, s)",
+                [query.to_json(), timeout_ms, stamp],
             )
+            if hit.get("stale"):
+                raise GuideChanged
+            stamp = None
             if not hit.get("found"):
                 raise StepFailed(self._not_found(step.target, hit.get("reason", "")))
             if hit["count"] > MAX_MATCHES:

@@ -238,6 +238,11 @@ def test_receipts_answer_no_question_about_the_page(session: Session) -> None:
     # The renderer is free: an ordinary target is found and highlighted at once.
     assert session.show_me("fine", "#vault") == "ok: highlight #vault"
     assert session.page.locator(".interactive-highlight-outline").count() == 1
+    # The attendee opens the panel again: the guide rule holds at once (the guide the
+    # attendee last replayed without is not trusted past a change of the panel).
+    session.page.evaluate("() => window.pathfinderPanel.toggle()")
+    session.page.wait_for_selector('[data-step-id="open-menu"]')
+    assert session.show_me("again", "#vault") == "failed: refused: not a step of your guide"
 
 
 def test_a_page_that_stops_answering_is_closed_and_reopened(session: Session) -> None:

@@ -6,6 +6,7 @@
   "use strict";
   if (window.__pathfinderBridgeReplay) return;
   const contract = window.__pathfinderBridgeContract;
+  const readGuide = window.__pathfinderBridgeReadGuide; // js/guide_steps.js
   const hl = contract.highlight;
   let current = null;
 
@@ -106,6 +107,22 @@
     return input ? input.value : el.textContent;
   }
 
+  // The guide the docs panel shows, and a stamp of it (a hash of its steps as read): Python plans
+  // with the guide it read last and passes that stamp to the calls below, which answer
+  // {stale: true} before touching anything when the panel has changed since.
+  function stampOf(guide) {
+    if (!guide) return "none";
+    const text = JSON.stringify(guide);
+    let x = 0x811c9dc5;
+    for (let i = 0; i < text.length; i++) { x ^= text.charCodeAt(i); x = Math.imul(x, 0x01000193) >>> 0; }
+    return text.length + ":" + x.toString(16);
+  }
+  function guide() {
+    const shown = readGuide(contract);
+    return { guide: shown, stamp: stampOf(shown) };
+  }
+  const changedSince = (stamp) => typeof stamp === "string" && stampOf(readGuide(contract)) !== stamp;
+
   // The fast path for plain CSS targets: wait for the first match to be visible (as
   // Pathfinder's querySelector would find it), then draw or aim in the same call.
   function isVisible(el) {
@@ -137,14 +154,16 @@
     }
   }
 
-  async function highlightSelector(selector, options, timeoutMs) {
+  async function highlightSelector(selector, options, timeoutMs, stamp) {
+    if (changedSince(stamp)) return { ok: false, stale: true };
     const found = await waitFor(selector, timeoutMs);
     if (found.error) return { ok: false, reason: found.error };
     ensureInView(found.el);
     return { ok: true, count: found.count, drawn: highlight(found.el, options) };
   }
 
-  async function aimSelector(selector, timeoutMs) {
+  async function aimSelector(selector, timeoutMs, stamp) {
+    if (changedSince(stamp)) return { found: false, stale: true };
     const found = await waitFor(selector, timeoutMs);
     if (found.error) return { ok: false, reason: found.error };
     clear();
@@ -174,6 +193,6 @@
 
   window.__pathfinderBridgeReplay = {
     highlight, clear, hitTest, inputKind, readValue, navigate, highlightSelector, aimSelector,
-    takeNavigations,
+    takeNavigations, guide,
   };
 })();
