@@ -25,8 +25,8 @@ from bridge.errors import ConfigError
 ENV_PREFIX = "PATHFINDER_BRIDGE_"
 ENV_CONFIG_FILE = "PATHFINDER_BRIDGE_CONFIG"
 
+#: --no-sandbox is not among them: it is added only when running as root (bridge/browser/launch.py).
 CHROMIUM_FLAGS = (
-    "--no-sandbox",
     "--disable-gpu",
     "--disable-background-networking",
     "--disable-component-update",
@@ -177,10 +177,17 @@ class BrowserConfig:
     args: tuple[str, ...] = CHROMIUM_FLAGS
     action_timeout: float = 5.0
     grafana_version: str = ""
+    #: `follow --confirm`: ask before a destructive Do it, before every one, or never.
+    confirm: str = "destructive"
+    confirm_timeout: float = 30.0
 
     def __post_init__(self) -> None:
         _check(self.headless in ("auto", "true", "false"), "headless", "auto, true or false")
         _check(self.action_timeout > 0, "action_timeout", "must be > 0 seconds")
+        _check(
+            self.confirm in ("destructive", "all", "none"), "confirm", "destructive, all or none"
+        )
+        _check(self.confirm_timeout > 0, "confirm_timeout", "must be > 0 seconds")
 
 
 @dataclasses.dataclass(frozen=True)

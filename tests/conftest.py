@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from bridge.browser.chromium import find_chromium
+from bridge.browser.launch import chromium_sandbox, running_as_root
 from bridge.config import BrowserConfig, load_config
 
 #: One second of test patience, scaled for slow machines (as websockets' MS).
@@ -24,6 +25,7 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
     if executable:
         args["executable_path"] = executable
     args["args"] = [*args.get("args", []), *BrowserConfig().args]
+    args["chromium_sandbox"] = chromium_sandbox(args["args"], as_root=running_as_root())
     return args
 
 

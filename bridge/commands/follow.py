@@ -26,6 +26,7 @@ from bridge.commands.common import (
     run_async,
 )
 from bridge.commands.terminal import describe, say, stdin_lines
+from bridge.commands.typed_input import TypedInput
 from bridge.config import Config
 from bridge.errors import BridgeError
 from bridge.printable import printable
@@ -53,12 +54,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="URL",
         help="your own Grafana (default: the origin of a pasted join URL)",
     )
+    parser.add_argument(
+        "--confirm",
+        choices=("destructive", "all", "none"),
+        help="in follow mode, ask on this terminal before a Do it that reads like "
+        "delete/remove/revoke/overwrite (destructive, the default), before every Do it (all), "
+        "or never (none); no answer in time, or no terminal, means no",
+    )
     add_browser_flags(parser)
     add_login_flags(parser, password=False)
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load(args, client_overrides(args))
+    overrides = client_overrides(args)
+    if args.confirm:
+        overrides["browser"] = {"confirm": args.confirm}
+    config = load(args, overrides)
     if args.no_browser:
         return run_async(lambda: follow(config, args))
     return run_async(lambda: follow_in_browser(config, args))
@@ -117,6 +128,7 @@ def grafana_for_attendee(args_grafana: str | None, code_text: str) -> str:
 
 
 async def follow_in_browser(config: Config, args: argparse.Namespace) -> int:
+    from bridge.browser.confirm import ConfirmPolicy
     from bridge.browser.launch import wants_headless
     from bridge.browser.replay import ActionReplay
     from bridge.protocol.events import AttendeeState, StepEvent, guide_url
@@ -139,6 +151,11 @@ async def follow_in_browser(config: Config, args: argparse.Namespace) -> int:
         mode=mode,
         on_state=lambda text: say(text[0].upper() + text[1:]),
     )
+    typed_input = TypedInput(stdin_lines(asyncio.get_running_loop()))
+
+    async def confirm(question: str) -> bool:
+        return await typed_input.ask(question, within=config.browser.confirm_timeout)
+
     replay = ActionReplay(
         config.browser,
         grafana,
@@ -146,8 +163,10 @@ async def follow_in_browser(config: Config, args: argparse.Namespace) -> int:
         headless=headless,
         remote_debugging_port=args.remote_debugging_port,
         login=login,
+        confirm_policy=ConfirmPolicy(config.browser.confirm),
+        confirm=confirm,
     )
-    commands = stdin_lines(asyncio.get_running_loop())
+    reading = asyncio.create_task(typed_input.pump(), name="typed input")
     guide = ""
     try:
         await replay.start()
@@ -158,7 +177,7 @@ async def follow_in_browser(config: Config, args: argparse.Namespace) -> int:
         say(f"Joined session {code.id} as {args.name} ({mode.value} mode) in {grafana}")
         say("Type 'mode follow', 'mode guided', 'hand' or 'leave' to act in the session.")
         events = asyncio.ensure_future(attendee.next_event())
-        typed: asyncio.Future[str | None] = asyncio.ensure_future(commands.get())
+        typed: asyncio.Future[str | None] = asyncio.ensure_future(typed_input.command())
         while True:
             pending: list[asyncio.Future[Any]] = [events, typed]
             await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
@@ -169,7 +188,7 @@ async def follow_in_browser(config: Config, args: argparse.Namespace) -> int:
                 else:
                     if not follow_command(line.strip(), attendee, replay):
                         break
-                    typed = asyncio.ensure_future(commands.get())
+                    typed = asyncio.ensure_future(typed_input.command())
             if not events.done():
                 continue
             event = events.result()
@@ -195,6 +214,8 @@ async def follow_in_browser(config: Config, args: argparse.Namespace) -> int:
         events.cancel()
         typed.cancel()
     finally:
+        reading.cancel()
+        await asyncio.gather(reading, return_exceptions=True)
         await asyncio.shield(attendee.close())
         await asyncio.shield(replay.close())
     assert attendee.outcome is not None
