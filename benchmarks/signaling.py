@@ -5,8 +5,9 @@ throughput and p50/p99 relay latency with 100 peer pairs, and server RSS with 20
 table and the ratio ours/peer. Both servers run as separate processes on loopback; the load comes
 from one asyncio process using `websockets`, so the client costs the same for both.
 
-Our server is started with the per-IP connection limit and per-socket rate limit raised (every
-benchmark peer comes from 127.0.0.1 and blasts messages); everything else is the default.
+Our server is started with the per-IP connection and reservation limits and the per-socket rate
+limit raised (every benchmark peer comes from 127.0.0.1 and blasts messages); everything else is
+the default, reservations and their file included.
 """
 
 from __future__ import annotations
@@ -150,6 +151,7 @@ def bench_env() -> Iterator[None]:
     os.environ["PATHFINDER_BRIDGE_SERVER_LIMITS_MAX_CONNECTIONS_PER_IP"] = "100000"
     os.environ["PATHFINDER_BRIDGE_SERVER_LIMITS_MESSAGES_PER_SECOND"] = "100000"
     os.environ["PATHFINDER_BRIDGE_SERVER_LIMITS_MESSAGE_BURST"] = "100000"
+    os.environ["PATHFINDER_BRIDGE_SERVER_LIMITS_MAX_RESERVATIONS_PER_IP"] = "100000"
     try:
         yield
     finally:

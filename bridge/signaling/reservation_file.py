@@ -19,6 +19,7 @@ from bridge.errors import BridgeError
 from bridge.signaling.files import ensure_private_dir, read_private, write_private
 from bridge.signaling.reservations import (
     MemoryReservationStore,
+    Reservation,
     ReservationStore,
     decode_file,
     encode_file,
@@ -84,24 +85,35 @@ class ReservationFile:
             self._changed.clear()
             if store.version == self._written_version:
                 continue
-            version, text = store.version, self._encode(store)
-            await asyncio.to_thread(self._write, text, version)
+            # Only the snapshot (immutable reservations) is taken on the event loop.
+            await asyncio.to_thread(self._write, *self._snapshot(store))
             await asyncio.sleep(WRITE_INTERVAL)
 
     def save(self, store: ReservationStore) -> None:
         """Write the store now (at close)."""
-        self._write(self._encode(store), store.version)
+        self._write(*self._snapshot(store))
 
-    def _encode(self, store: ReservationStore) -> str:
-        return encode_file(store, now=self._clock(), wall_now=self._wall_clock())
+    def _snapshot(
+        self, store: ReservationStore
+    ) -> tuple[int, bytes, list[Reservation], float, float]:
+        return store.version, store.salt, store.snapshot(), self._clock(), self._wall_clock()
 
-    def _write(self, text: str, version: int) -> None:
+    def _write(
+        self,
+        version: int,
+        salt: bytes,
+        reservations: list[Reservation],
+        now: float,
+        wall_now: float,
+    ) -> None:
         # The lock and the version keep a late writer thread from replacing newer state.
         with self._lock:
             if version <= self._written_version:
                 return
             try:
-                write_private(self.path, text)
+                write_private(
+                    self.path, encode_file(salt, reservations, now=now, wall_now=wall_now)
+                )
             except OSError as exc:
                 if not self._failing:
                     logger.warning(

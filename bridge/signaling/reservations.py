@@ -149,11 +149,14 @@ class MemoryReservationStore:
 # -- the file that carries reservations across a restart ----------
 
 
-def encode_file(store: ReservationStore, *, now: float, wall_now: float) -> str:
-    """The store as JSON text. Times become wall-clock (Unix) seconds; a connected owner's
-    reservation has none: its grace period starts when the next server loads the file."""
+def encode_file(
+    salt: bytes, reservations: Iterable[Reservation], *, now: float, wall_now: float
+) -> str:
+    """Reservations (a store's snapshot) as JSON text. Times become wall-clock (Unix) seconds;
+    a connected owner's reservation has none: its grace period starts when the next server
+    loads the file."""
     entries = []
-    for reservation in store.snapshot():
+    for reservation in reservations:
         until = None if reservation.until is None else wall_now + (reservation.until - now)
         entries.append(
             {"id": reservation.id, "token_sha256": reservation.token_digest, "until": until}
@@ -161,7 +164,7 @@ def encode_file(store: ReservationStore, *, now: float, wall_now: float) -> str:
     document = {
         "format": FILE_FORMAT,
         "version": FILE_VERSION,
-        "salt": store.salt.hex(),
+        "salt": salt.hex(),
         "saved_at": wall_now,
         "reservations": entries,
     }

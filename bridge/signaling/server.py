@@ -78,8 +78,7 @@ class SignalingServer:
                 concurrent_limit=config.concurrent_limit,
                 limits=config.limits,
                 reservation_grace=config.reservation_grace,
-            ),
-            store=self.reservation_file.load() if self.reservation_file else None,
+            )
         )
         self.router = Router(
             path=config.path,
@@ -99,6 +98,9 @@ class SignalingServer:
     # -- lifecycle ----------
 
     async def start(self) -> None:
+        if self.reservation_file is not None:
+            # Before the port opens: no one may register while the old reservations are unknown.
+            self.realm.store = self.reservation_file.load()
         try:
             self._server = await serve(
                 self._handle,

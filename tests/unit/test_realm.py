@@ -288,7 +288,7 @@ def test_peerjs_payloads_are_relayed_unchanged(kind: str, payload: dict[str, Any
 @pytest.mark.parametrize(
     "payload",
     [
-        {"x": [[]] * 100},  # the review's bomb, in small
+        {"x": [[]] * 200},  # the review's bomb, in small
         {"x": [1] * 200},
         {"a": {"b": {"c": {"d": {"e": 1}}}}},
         {f"k{i}": i for i in range(40)},
@@ -307,6 +307,15 @@ def test_payloads_not_shaped_like_peerjs_are_refused(payload: object) -> None:
     assert sent(actions, 2) == []
     assert [m["type"] for m in sent(actions, 1)] == ["ERROR"]
     assert realm.metrics.rejected["malformed"] == 1
+
+
+def test_a_large_frame_of_containers_is_refused_before_it_is_parsed() -> None:
+    realm = make_realm()
+    join(realm, 1, "alice")
+    bomb = '{"type":"OFFER","dst":"bob","payload":{"x":[' + ",".join(["[]"] * 20_000) + "]}}"
+    (error,) = sent(realm.receive_text(1, bomb, 0), 1)
+    assert "more than 32 objects or arrays" in error["payload"]["msg"]
+    assert realm.queued_count == 0
 
 
 def test_non_finite_numbers_are_refused() -> None:

@@ -38,7 +38,7 @@ def test_file_round_trip_keeps_digests_not_tokens_and_restarts_grace() -> None:
     store.put(Reservation("held", token_digest(salt, "secret-token"), None))
     store.put(Reservation("away", token_digest(salt, "t2"), 110.0))  # 10 s left at now=100
     store.put(Reservation("gone", token_digest(salt, "t3"), 99.0))
-    text = encode_file(store, now=100.0, wall_now=1_000_000.0)
+    text = encode_file(salt, store.snapshot(), now=100.0, wall_now=1_000_000.0)
     assert "secret-token" not in text
     # Restarted 4 s later with a fresh monotonic clock.
     loaded_salt, reservations = decode_file(text, now=5.0, wall_now=1_000_004.0, grace=60.0)
@@ -51,11 +51,8 @@ def test_file_round_trip_keeps_digests_not_tokens_and_restarts_grace() -> None:
 
 
 def test_a_clock_jump_never_makes_a_reservation_outlast_the_grace() -> None:
-    store = MemoryReservationStore(bytes(16))
-    store.put(Reservation("away", "0" * 64, 10.0**9))
-    _, [reservation] = decode_file(
-        encode_file(store, now=0.0, wall_now=0.0), now=0.0, wall_now=0.0, grace=30.0
-    )
+    text = encode_file(bytes(16), [Reservation("away", "0" * 64, 10.0**9)], now=0.0, wall_now=0.0)
+    _, [reservation] = decode_file(text, now=0.0, wall_now=0.0, grace=30.0)
     assert reservation.until == 30.0
 
 
