@@ -57,6 +57,12 @@ class ReservationFile:
         """The store as the file left it, or an empty one (after saying why)."""
         try:
             ensure_private_dir(self.path.parent)
+            if self.path.parent.stat().st_mode & 0o022:
+                logger.warning(
+                    "[Signaling] Others may replace or delete files in %s: reservations kept "
+                    "there may not survive a restart (use a folder only you can write)",
+                    self.path.parent,
+                )
             text = read_private(self.path, self._max_bytes)
             if text is None:
                 return MemoryReservationStore()

@@ -150,3 +150,13 @@ def test_a_bad_file_is_reported_and_ignored(
     keeper.save(store)
     assert json.loads(path.read_text())["reservations"][0]["id"] == "a"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_a_folder_others_can_write_is_reported(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    os.chmod(folder, 0o777)
+    ReservationFile(folder / "r.json", grace=60.0, max_reservations=10).load()
+    assert "Others may replace or delete files in" in caplog.text
