@@ -37,7 +37,7 @@ def token_digest(salt: bytes, token: str) -> str:
     return hashlib.sha256(salt + token.encode()).hexdigest()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Reservation:
     id: str
     token_digest: str
