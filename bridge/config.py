@@ -49,6 +49,11 @@ class LimitsConfig:
     message_burst: int = 200
     max_queued_per_peer: int = 100
     max_queued_total: int = 20000
+    max_queued_bytes_per_sender: int = 262144
+    max_queued_bytes_total: int = 16777216
+    max_unsent_bytes: int = 262144
+    max_reservations: int = 20000
+    max_reservations_per_ip: int = 400
     max_id_length: int = 64
     max_token_length: int = 64
 
@@ -59,6 +64,15 @@ class LimitsConfig:
         _check(self.message_burst >= 1, "message_burst", "must be >= 1")
         _check(self.max_queued_per_peer >= 0, "max_queued_per_peer", "must be >= 0")
         _check(self.max_queued_total >= 0, "max_queued_total", "must be >= 0")
+        _check(self.max_queued_bytes_per_sender >= 0, "max_queued_bytes_per_sender", "must be >= 0")
+        _check(self.max_queued_bytes_total >= 0, "max_queued_bytes_total", "must be >= 0")
+        _check(
+            self.max_unsent_bytes >= self.max_frame_bytes,
+            "max_unsent_bytes",
+            "must be >= max_frame_bytes (a peer must be able to receive one whole frame)",
+        )
+        _check(self.max_reservations >= 1, "max_reservations", "must be >= 1")
+        _check(self.max_reservations_per_ip >= 1, "max_reservations_per_ip", "must be >= 1")
         _check(1 <= self.max_id_length <= 256, "max_id_length", "1..256")
         _check(1 <= self.max_token_length <= 256, "max_token_length", "1..256")
 
@@ -73,6 +87,7 @@ class ServerConfig:
     key: str = "pathfinder"
     alive_timeout: float = 60.0
     expire_timeout: float = 5.0
+    reservation_grace: float = 60.0
     cleanup_interval: float = 1.0
     concurrent_limit: int = 5000
     allow_discovery: bool = False
@@ -97,8 +112,14 @@ class ServerConfig:
         )
         _check(self.alive_timeout > 0, "alive_timeout", "must be > 0 seconds")
         _check(self.expire_timeout > 0, "expire_timeout", "must be > 0 seconds")
+        _check(self.reservation_grace >= 0, "reservation_grace", "must be >= 0 seconds (0: off)")
         _check(self.cleanup_interval > 0, "cleanup_interval", "must be > 0 seconds")
         _check(self.concurrent_limit >= 1, "concurrent_limit", "must be >= 1")
+        _check(
+            self.limits.max_reservations >= self.concurrent_limit,
+            "limits.max_reservations",
+            "must be >= concurrent_limit (every connected peer holds a reservation)",
+        )
         _check(bool(self.allowed_origins), "allowed_origins", "list at least one origin, or '*'")
         _check(
             bool(self.tls_cert) == bool(self.tls_key),

@@ -16,6 +16,14 @@ from bridge.config import BrowserConfig, load_config
 UNIT = float(os.environ.get("PATHFINDER_TEST_TIMEOUT_FACTOR", "1"))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def signaling_state_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Servers the tests start keep their reservation files here, not in the user's home."""
+    folder = str(tmp_path_factory.mktemp("signaling-state"))
+    os.environ.setdefault("PATHFINDER_BRIDGE_SERVER_STATE_DIR", folder)
+    return os.environ["PATHFINDER_BRIDGE_SERVER_STATE_DIR"]
+
+
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
     """pytest-playwright's launch arguments, pointed at Debian's Chromium when it is there."""
