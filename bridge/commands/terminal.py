@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 
 from bridge.printable import printable, printable_lines
 from bridge.protocol.events import SessionEvent, SessionStart
+from bridge.ratelimit import TokenBucket
 from bridge.session.presenter import Notice, NoticeKind
-from bridge.signaling.ratelimit import TokenBucket
 
 if TYPE_CHECKING:
     from bridge.doctor.report import Check

@@ -26,7 +26,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from bridge.errors import BridgeError, ProtocolError
 from bridge.printable import printable
 from bridge.protocol.peerjs import ClientMessage, MessageType, ServerMessage
-from bridge.signaling.ratelimit import TokenBucket
+from bridge.ratelimit import TokenBucket
 from bridge.transport.backoff import backoff
 from bridge.transport.endpoint import SignalingEndpoint
 
