@@ -108,10 +108,12 @@ class ReportBuilder:
 
     def event(self, key: str, at_ms: float, event: SessionEvent) -> None:
         """An event of the session, at epoch milliseconds `at_ms` (the first report wins)."""
+        self.timeline_entry(key, at_ms, event.TYPE, step_of(event), str(event))
+
+    def timeline_entry(self, key: str, at_ms: float, type: str, step: str, summary: str) -> None:
         if key not in self._timeline:
-            self._timeline[key] = TimelineEvent(
-                key, max(0.0, at_ms - self.started_ms), event.TYPE, step_of(event), str(event)
-            )
+            offset = max(0.0, at_ms - self.started_ms)
+            self._timeline[key] = TimelineEvent(key, offset, type, step, summary)
 
     def result(
         self,
