@@ -91,7 +91,9 @@ def test_round_trip() -> None:
         max_size=20,
     )
 )
-def test_round_trip_of_any_names_and_details(rows: list[tuple[int, str, AttendeeMode, bool]]) -> None:
+def test_round_trip_of_any_names_and_details(
+    rows: list[tuple[int, str, AttendeeMode, bool]],
+) -> None:
     records: list[object] = []
     t = 0
     for delta, name, mode, ok in rows:
@@ -110,12 +112,15 @@ def test_a_recording_without_the_final_newline_is_still_read() -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda lines: ["{}\n", *lines[1:]], 'line 1: not a pathfinder-bridge recording'),
+        (lambda lines: ["{}\n", *lines[1:]], "line 1: not a pathfinder-bridge recording"),
         (
             lambda lines: [lines[0].replace('"version":1', '"version":2'), *lines[1:]],
             "line 1: recording format version 2 is not supported (this pathfinder-bridge reads version 1)",
         ),
-        (lambda lines: [*lines[:4], lines[4][:40]], "line 5: truncated (the recording ends in the middle of a line)"),
+        (
+            lambda lines: [*lines[:4], lines[4][:40]],
+            "line 5: truncated (the recording ends in the middle of a line)",
+        ),
         (lambda lines: [*lines[:2], "{oops\n", *lines[2:]], "line 3: not JSON"),
         (lambda lines: [*lines[:2], "[1]\n", *lines[2:]], "line 3: a record must be a JSON object"),
         (
@@ -179,7 +184,9 @@ def test_playback_counts_time_from_the_first_event_and_leaves_out_session_contro
 def test_playback_refuses_what_only_attendees_send() -> None:
     status = AttendeeStatus(status=AttendeeState.JOINED)
     recording = parse_recording(text_of(HEADER, EventRecord(0, SHOW), EventRecord(10, status)))
-    with pytest.raises(RecordingError, match="line 3: attendee_status is not an event a presenter sends"):
+    with pytest.raises(
+        RecordingError, match="line 3: attendee_status is not an event a presenter sends"
+    ):
         playback_plan(recording)
 
 
@@ -199,7 +206,9 @@ def test_notices_become_records() -> None:
     assert record_of_notice(Notice(NoticeKind.MODE_CHANGED, ada, "guided"), 8) == ModeChangeRecord(
         8, "Ada", AttendeeMode.GUIDED
     )
-    assert record_of_notice(Notice(NoticeKind.LEFT, ada, "left"), 9) == LeaveRecord(9, "Ada", "left")
+    assert record_of_notice(Notice(NoticeKind.LEFT, ada, "left"), 9) == LeaveRecord(
+        9, "Ada", "left"
+    )
     assert record_of_notice(Notice(NoticeKind.CHAT, ada, "hi"), 10) is None
 
 
