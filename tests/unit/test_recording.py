@@ -15,9 +15,9 @@ from bridge.protocol.events import (
     DoIt,
     InteractiveAction,
     Navigation,
+    SessionConfig,
     SessionEnd,
     SessionStart,
-    SessionConfig,
     ShowMe,
     TargetAction,
 )
