@@ -20,7 +20,7 @@ h1 { font-size: 22px; } h2 { font-size: 17px; margin-top: 28px; }
 table { border-collapse: collapse; margin: 8px 0; }
 th, td { border: 1px solid #d0d7de; padding: 4px 8px; text-align: left; vertical-align: top; }
 th { background: #f6f8fa; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .ok { color: #1a7f37; } .failed { color: #cf222e; font-weight: 600; } .skipped { color: #6e7781; }
 code { font-size: 12px; }
 img.shot { width: 320px; border: 1px solid #d0d7de; display: block; }
