@@ -1,0 +1,206 @@
+"""Workshops that run themselves, as a user runs them: record a session, replay it to new
+attendees with the same results, swarm a session, and open the reports in Chromium.
+
+Presenters and attendees are `pathfinder-bridge` processes on sandboxes; the tests click in
+the presenter's Grafana through its --remote-debugging-port, as in test_browser_agents.py.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, Playwright
+
+from bridge.recording.files import read_recording
+from bridge.sandbox.server import SandboxServer, SandboxSettings
+from tests.conftest import UNIT
+from tests.e2e.test_browser_agents import (
+    ATTENDEE_VERSION,
+    PRESENTER_VERSION,
+    attach,
+    click_step,
+    code_of,
+    start_attendee,
+)
+from tests.servers import CliProcess, free_port, our_signaling_server
+
+#: welcome-tour steps, clicked in this order (the last three need the presenter's menu open).
+CLICKS = [
+    ("show-me", "open-menu"),
+    ("do-it", "open-menu"),
+    ("show-me", "dashboards-link"),
+    ("do-it", "go-dashboards"),
+]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    with our_signaling_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def presenter_site() -> Iterator[SandboxServer]:
+    with SandboxServer(SandboxSettings(grafana_version=PRESENTER_VERSION)) as site:
+        yield site
+
+
+def new_attendee_site() -> SandboxServer:
+    return SandboxServer(SandboxSettings(grafana_version=ATTENDEE_VERSION))
+
+
+def present(server: str, site: SandboxServer, port: int, *extra: str) -> CliProcess:
+    process = CliProcess(
+        "present",
+        "--grafana",
+        site.url,
+        "--guide",
+        site.guide_url("welcome-tour"),
+        "--server",
+        server,
+        "--headless",
+        "--remote-debugging-port",
+        str(port),
+        "--name",
+        "Workshop",
+        *extra,
+    )
+    process.wait_for(lambda line: line.startswith("Session "), 30 * UNIT)
+    return process
+
+
+def walk(page: Page, presenter: CliProcess) -> None:
+    for kind, step in CLICKS:
+        click_step(page, kind, step)
+        event = kind.replace("-", "_")
+        presenter.wait_for(lambda line, e=event, s=step: line.startswith(f"> {e} ") and s in line)
+
+
+def wait_results(presenter: CliProcess, count: int) -> None:
+    def is_result(line: str) -> bool:
+        return line.startswith(("= Grace:", "= Finn:"))
+
+    while sum(1 for line in presenter.seen if is_result(line)) < count:
+        presenter.wait_for(is_result, 20 * UNIT)
+
+
+def results_of(path: Path) -> list[tuple[str, str, bool, str]]:
+    return sorted((r.attendee, r.step, r.ok, r.detail) for r in read_recording(path).results)
+
+
+def test_record_then_replay_to_a_guided_and_a_follow_attendee(
+    playwright: Playwright, server: str, presenter_site: SandboxServer, tmp_path: Path
+) -> None:
+    recorded, replayed = tmp_path / "workshop.jsonl", tmp_path / "replayed.jsonl"
+    ports = [free_port() for _ in range(3)]
+    with (
+        present(server, presenter_site, ports[0], "--record", str(recorded)) as presenter,
+        new_attendee_site() as attendee_site,
+    ):
+        code = code_of(presenter)
+        with (
+            start_attendee(server, code, attendee_site, "guided", "Grace", ports[1]) as grace,
+            start_attendee(server, code, attendee_site, "follow", "Finn", ports[2]) as finn,
+        ):
+            walk(attach(playwright, ports[0]), presenter)
+            wait_results(presenter, 2 * len(CLICKS))
+            assert presenter.stop() == 0
+            for attendee in (grace, finn):
+                attendee.wait_for(lambda line: line.startswith("Session ended"), 20 * UNIT)
+    recording = read_recording(recorded)
+    assert recording.header.grafana_version == PRESENTER_VERSION
+    assert recording.header.guide == presenter_site.guide_url("welcome-tour")
+    assert [r.event.TYPE for r in recording.events if r.event.TYPE != "navigation"] == [
+        kind.replace("-", "_") for kind, _ in CLICKS
+    ]
+    original = results_of(recorded)
+    assert len(original) == 2 * len(CLICKS)
+    assert all(ok for name, _, ok, _ in original if name == "Finn"), original
+
+    # The on-demand workshop: nobody clicks; the recording plays once both have joined.
+    with (
+        CliProcess(
+            "present",
+            "--replay",
+            str(recorded),
+            "--speed",
+            "4",
+            "--wait-for",
+            "2",
+            "--record",
+            str(replayed),
+            "--server",
+            server,
+            "--grafana",
+            presenter_site.url,
+        ) as player,
+        new_attendee_site() as attendee_site,
+    ):
+        code = player.wait_for(lambda line: line.startswith("Join code: ")).removeprefix(
+            "Join code: "
+        )
+        with (
+            start_attendee(server, code, attendee_site, "guided", "Grace", free_port()) as grace,
+            start_attendee(server, code, attendee_site, "follow", "Finn", free_port()) as finn,
+        ):
+            played = len(recording.events)  # the clicks, and the guide opening
+            finished = player.wait_for(lambda line: line.startswith("Replay finished: "), 60 * UNIT)
+            assert finished == f"Replay finished: {played} of {played} events played"
+            assert player.process.wait(30 * UNIT) == 0
+            for attendee in (grace, finn):
+                attendee.wait_for(
+                    lambda line: line == "Session ended: The recorded session is over", 20 * UNIT
+                )
+    assert results_of(replayed) == original
+    assert "Traceback" not in player.stderr
+
+
+def test_a_bad_recording_is_refused_before_anything_is_sent(server: str, tmp_path: Path) -> None:
+    good = tmp_path / "good.jsonl"
+    good.write_text(
+        json.dumps(
+            {
+                "format": "pathfinder-bridge-recording",
+                "version": 1,
+                "role": "presenter",
+                "started": 0,
+            }
+        )
+        + "\n"
+        + json.dumps(
+            {
+                "t": 0,
+                "kind": "event",
+                "event": {
+                    "type": "show_me",
+                    "stepId": "s",
+                    "action": {"targetAction": "highlight", "refTarget": "#a"},
+                },
+            }
+        )
+        + "\n"
+    )
+    cases = {
+        "version.jsonl": (
+            good.read_text().replace('"version": 1', '"version": 9'),
+            "line 1: recording format version 9 is not supported",
+        ),
+        "truncated.jsonl": (good.read_text()[:-20], "line 2: truncated"),
+        "unknown.jsonl": (
+            good.read_text().replace("show_me", "self_destruct"),
+            "line 2: unknown session event type 'self_destruct'",
+        ),
+    }
+    for name, (text, message) in cases.items():
+        path = tmp_path / name
+        path.write_text(text)
+        with CliProcess("present", "--replay", str(path), "--server", server) as player:
+            assert player.process.wait(30 * UNIT) == 1
+        assert f"pathfinder-bridge: error: {path}: {message}" in player.stderr
+        assert not player.seen  # no join code: nothing started, nothing sent
+    with CliProcess("present", "--no-browser", "--step", "--server", server) as player:
+        assert player.process.wait(30 * UNIT) == 1
+    assert "--speed and --step pace a recording: give --replay FILE too" in player.stderr
