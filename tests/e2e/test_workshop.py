@@ -204,3 +204,106 @@ def test_a_bad_recording_is_refused_before_anything_is_sent(server: str, tmp_pat
     with CliProcess("present", "--no-browser", "--step", "--server", server) as player:
         assert player.process.wait(30 * UNIT) == 1
     assert "--speed and --step pace a recording: give --replay FILE too" in player.stderr
+
+
+def check_report_in_chromium(page: Page, folder: Path) -> dict[str, object]:
+    """Open DIR/index.html from disk: every image loads; what the tables hold."""
+    page.goto((folder / "index.html").as_uri())
+    images = page.eval_on_selector_all(
+        "img",
+        "imgs => imgs.map(i => ({src: i.getAttribute('src'), ok: i.complete && i.naturalWidth > 0}))",
+    )
+    assert images and all(image["ok"] for image in images), images
+    assert page.locator("svg.histogram rect").count() > 0
+    return {
+        "images": images,
+        "timeline": page.eval_on_selector_all(
+            "#timeline tr[data-key]", "rows => rows.map(r => [...r.cells].map(c => c.innerText))"
+        ),
+        "results": page.eval_on_selector_all(
+            "#results tr[data-key]", "rows => rows.map(r => [...r.cells].map(c => c.innerText))"
+        ),
+    }
+
+
+def test_a_swarm_of_20_with_2_in_chromium_on_a_sandbox_session(
+    playwright: Playwright, page: Page, server: str, presenter_site: SandboxServer, tmp_path: Path
+) -> None:
+    port = free_port()
+    report = tmp_path / "swarm-report"
+    with present(server, presenter_site, port) as presenter:
+        code = code_of(presenter)
+        with CliProcess(
+            "swarm",
+            code,
+            "-n",
+            "20",
+            "--browsers",
+            "2",
+            "--mode",
+            "follow",
+            "--json",
+            "--report",
+            str(report),
+            "--server",
+            server,
+            "--status-interval",
+            "1",
+        ) as swarm:
+
+            def joined() -> int:
+                return sum(1 for line in presenter.seen if line.startswith("+ swarm-"))
+
+            while joined() < 20:
+                presenter.wait_for(lambda line: line.startswith("+ swarm-"), 60 * UNIT)
+            walk(attach(playwright, port), presenter)
+
+            def results() -> int:
+                return sum(
+                    1 for line in presenter.seen if line.startswith(("= swarm-01:", "= swarm-02:"))
+                )
+
+            while results() < 2 * len(CLICKS):
+                presenter.wait_for(
+                    lambda line: line.startswith(("= swarm-01:", "= swarm-02:")), 30 * UNIT
+                )
+            assert presenter.stop() == 0
+            assert swarm.process.wait(60 * UNIT) == 0, swarm.stderr[-2000:]
+            summary = json.loads(swarm.wait_for(lambda line: line.startswith("{")))
+    assert (summary["attendees"], summary["joined"], summary["failed"], summary["missed"]) == (
+        20,
+        20,
+        0,
+        0,
+    )
+    assert summary["events"] == len(CLICKS) and summary["deliveries"] == 20 * len(CLICKS)
+    assert summary["replays"] == {"ok": 2 * len(CLICKS), "failed": 0}
+    assert summary["delivery_ms"]["count"] == 20 * len(CLICKS)
+    assert not summary["clock"]["corrected"]
+    status = swarm.stderr
+    assert "Joined: 20/20 (0 failed)" in status
+    assert "Swarm summary: 20 attendees, 20 joined, 0 failed to join, 0 events missed" in status
+    assert "Traceback" not in status
+
+    seen = check_report_in_chromium(page, report)
+    assert [row[2] for row in seen["timeline"]] == [kind.replace("-", "_") for kind, _ in CLICKS]  # type: ignore[index]
+    assert all(row[5] == "20 / 20" for row in seen["timeline"])  # type: ignore[index]
+    assert len(seen["results"]) == 20 * len(CLICKS)  # type: ignore[arg-type]
+    assert len(seen["images"]) == 2 * len(CLICKS)  # type: ignore[arg-type]
+
+
+def test_demo_writes_a_report_that_opens_in_chromium(page: Page, tmp_path: Path) -> None:
+    report = tmp_path / "demo-report"
+    with CliProcess("demo", "--report", str(report), "--pause", "0.1") as demo:
+        line = demo.wait_for(lambda line: line.startswith("Report: "), 120 * UNIT)
+        assert demo.process.wait(30 * UNIT) == 0
+    assert line == f"Report: {(report / 'index.html').resolve()}"
+    table = [
+        line.split()[:2]
+        for line in demo.seen
+        if line.startswith(("show_me ", "do_it ")) and line.split()[2].endswith("s")
+    ]
+    seen = check_report_in_chromium(page, report)
+    assert [row[2:4] for row in seen["timeline"] if row[5] != "0 / 2"] == table  # type: ignore[index]
+    assert len(seen["images"]) == 2 * len(table)  # type: ignore[arg-type]
+    assert all(row[3] in ("ok", "failed") for row in seen["results"] if row[0] in ("Grace", "Finn"))  # type: ignore[index]
