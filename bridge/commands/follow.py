@@ -30,6 +30,7 @@ from bridge.commands.common import (
 from bridge.commands.terminal import describe, say, stdin_lines
 from bridge.config import Config
 from bridge.errors import BridgeError
+from bridge.printable import printable
 from bridge.protocol.events import AttendeeMode, SessionStart
 
 if TYPE_CHECKING:
@@ -131,7 +132,7 @@ async def follow(config: Config, args: argparse.Namespace) -> int:
     try:
         await attendee.join()
     except SessionError as exc:
-        raise BridgeError(str(exc)) from None
+        raise BridgeError(printable(str(exc))) from None
     print(f"Joined session {code.id} as {args.name} ({args.mode} mode)", file=status, flush=True)
     recorder = recorder_for(args, code)
     try:
@@ -151,7 +152,7 @@ async def follow(config: Config, args: argparse.Namespace) -> int:
     reason = attendee.outcome.result() if attendee.outcome.done() else "left"
     if recorder is not None:
         recorder.end(reason)
-    print(f"Session ended: {reason}", file=status, flush=True)
+    print(f"Session ended: {printable(reason)}", file=status, flush=True)
     return EXIT_OK
 
 
@@ -213,7 +214,7 @@ async def follow_in_browser(config: Config, args: argparse.Namespace) -> int:
         try:
             await attendee.join()
         except SessionError as exc:
-            raise BridgeError(str(exc)) from None
+            raise BridgeError(printable(str(exc))) from None
         say(f"Joined session {code.id} as {args.name} ({mode.value} mode) in {grafana}")
         say("Type 'mode follow', 'mode guided', 'hand' or 'leave' to act in the session.")
         events = asyncio.ensure_future(attendee.next_event())
@@ -242,10 +243,10 @@ async def follow_in_browser(config: Config, args: argparse.Namespace) -> int:
             if url and url != guide:
                 guide = url
                 await replay.open_guide(url)
-                say(f"Opened guide {url}")
+                say(f"Opened guide {printable(url)}")
             if isinstance(event, StepEvent):
                 result = await replay.replay(event)
-                say(f"{event.TYPE} {event.stepId}: {result}")
+                say(f"{event.TYPE} {printable(event.stepId, 80)}: {printable(str(result))}")
                 if result.ok:
                     attendee.report(AttendeeState.JOINED, step=event.stepId)
                 else:
@@ -262,7 +263,7 @@ async def follow_in_browser(config: Config, args: argparse.Namespace) -> int:
     reason = attendee.outcome.result() if attendee.outcome.done() else "left"
     if log is not None:
         finish_log(log, args, reason)
-    say(f"Session ended: {reason}")
+    say(f"Session ended: {printable(reason)}")
     return EXIT_OK
 
 

@@ -28,7 +28,13 @@ from bridge.commands.common import (
     positive_seconds,
     run_async,
 )
-from bridge.commands.terminal import live_view, say, show_notice, stdin_lines
+from bridge.commands.terminal import (
+    NoticePrinter,
+    live_view,
+    say,
+    show_signaling_state,
+    stdin_lines,
+)
 from bridge.config import Config
 from bridge.errors import BridgeError, ProtocolError
 from bridge.protocol.events import AttendeeMode, SessionEvent, parse_event
@@ -150,7 +156,29 @@ def run(args: argparse.Namespace) -> int:
         return run_async(lambda: present_recording(config, args, recording))
     if args.no_browser:
         return run_async(lambda: present(config, args))
+    ask_for_password(args)
     return run_async(lambda: present_in_browser(config, args))
+
+
+def ask_for_password(args: argparse.Namespace) -> None:
+    """Warn that --password shows in `ps`; with a user and no password on a terminal, ask for
+    it (a prompt that shows nothing and leaves no trace in the process list)."""
+    import getpass
+    import os
+
+    user = args.user or os.environ.get("GRAFANA_USER")
+    password = args.password or os.environ.get("GRAFANA_PASSWORD")
+    if args.password:
+        print(
+            "pathfinder-bridge: warning: --password is visible to other users of this machine "
+            "(ps, /proc); use GRAFANA_PASSWORD or the prompt instead",
+            file=sys.stderr,
+        )
+    if user and not password and sys.stdin.isatty():
+        try:
+            args.password = getpass.getpass(f"Grafana password for {user}: ") or None
+        except (EOFError, KeyboardInterrupt):
+            raise BridgeError("no Grafana password given: sign-in cancelled") from None
 
 
 def parse_input_line(line: str) -> SessionEvent:
@@ -181,8 +209,8 @@ def presenter_from(
     from bridge.transport.endpoint import SignalingEndpoint
 
     endpoint = SignalingEndpoint.parse(config.client.server_url, config.client.key)
-    show = show_notice
-    listeners = [show, *(also or [])]
+    # Shown throttled and escaped; the recorder and the player hear every notice.
+    listeners: list[Callable[[Notice], None]] = [NoticePrinter(), *(also or [])]
 
     def on_notice(notice: Notice) -> None:
         for listener in listeners:
@@ -197,6 +225,7 @@ def presenter_from(
         default_mode=AttendeeMode(args.mode),
         on_notice=on_notice,
         identity=identity_of(args),
+        on_id_taken=show_signaling_state,
     )
     return endpoint, presenter
 

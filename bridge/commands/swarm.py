@@ -153,8 +153,7 @@ async def swarm(config: Config, args: argparse.Namespace, code: JoinCode) -> int
     ]
     where = f" ({args.browsers} of them in Chromium on {grafana})" if args.browsers else ""
     print(
-        f"Swarm of {args.n} attendees{where} joining session {code.id} from "
-        f"{len(specs)} processes",
+        f"Swarm of {args.n} attendees{where} joining session {code.id} from {len(specs)} processes",
         file=status_out,
         flush=True,
     )

@@ -1,19 +1,26 @@
 """What several commands print: status lines, presenter notices, the attendee table, and
 typed input. Lines that scripts rely on (`Join code: CODE`, `Join URL: URL`, one JSON object
-per line with `--json`) go to stdout; logs go to stderr."""
+per line with `--json`) go to stdout; logs go to stderr.
+
+Everything a peer wrote (names, chat, status details, the presenter's event fields) passes
+through `printable()` before it is shown, and presenter notices go through `NoticeThrottle`,
+so a hostile peer can neither drive the terminal nor flood it."""
 
 from __future__ import annotations
 
 import asyncio
-import re
 import sys
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bridge.percentiles import describe_ms
+from bridge.printable import printable, printable_lines
 from bridge.protocol.events import SessionEvent, SessionStart
 from bridge.session.presenter import Notice, NoticeKind
+from bridge.signaling.ratelimit import TokenBucket
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -37,7 +44,8 @@ _NOTICE_MARKS = {
 
 
 def say(text: str) -> None:
-    print(text, flush=True)
+    """One status line (or our own table) on stdout; control characters never get through."""
+    print(printable_lines(text), flush=True)
 
 
 def show_login(login: GrafanaLogin, who: str | None, *, note: str = "") -> None:
@@ -59,17 +67,108 @@ def show_check(check: Check) -> None:
         say(f"{'':<8}   - {line}")
 
 
-def show_notice(notice: Notice) -> None:
-    attendee = notice.attendee
+def notice_line(notice: Notice) -> str:
+    """A notice as one line: the peer's name and detail escaped and cut short."""
+    name = printable(notice.attendee.label, 40)
+    detail = printable(notice.detail, 300)
     mark = _NOTICE_MARKS[notice.kind]
     if notice.kind is NoticeKind.JOINED:
-        say(f"{mark} {attendee.label} joined ({notice.detail} mode)")
-    elif notice.kind is NoticeKind.LEFT:
-        say(f"{mark} {attendee.label} left")
-    elif notice.kind is NoticeKind.STATUS:
-        say(f"{mark} {attendee.label}: {notice.detail}")
+        return f"{mark} {name} joined ({detail} mode)"
+    if notice.kind is NoticeKind.LEFT:
+        return f"{mark} {name} left"
+    if notice.kind is NoticeKind.STATUS:
+        return f"{mark} {name}: {detail}"
+    return f"{mark} {name}: {notice.kind.value.replace('_', ' ')}: {detail}"
+
+
+@dataclass
+class NoticeThrottle:
+    """Which presenter notices reach the screen (sans-I/O: time is passed in).
+
+    The same notice from the same connection within `repeat_window` seconds is shown once;
+    each connection gets `per_connection` notices a second (bursts of `per_connection_burst`)
+    and all together `overall` a second (bursts of `overall_burst`). What is held back is
+    counted and summed up in one line when the next notice gets through.
+    """
+
+    repeat_window: float = 10.0
+    per_connection: float = 1.0
+    per_connection_burst: float = 6.0
+    overall: float = 10.0
+    overall_burst: float = 30.0
+    max_remembered: int = 2048
+    suppressed: int = 0
+    _last_shown: dict[tuple[str, str, str], float] = field(default_factory=dict)
+    _buckets: dict[str, TokenBucket] = field(default_factory=dict)
+    _overall: TokenBucket | None = None
+
+    def allow(self, notice: Notice, now: float) -> bool:
+        if self._overall is None:
+            self._overall = TokenBucket(self.overall, self.overall_burst, updated=now)
+        self._forget_old(now)
+        key = (notice.attendee.conn, notice.kind.value, notice.detail)
+        last = self._last_shown.get(key)
+        if last is not None and now - last < self.repeat_window:
+            self.suppressed += 1
+            return False
+        bucket = self._buckets.get(notice.attendee.conn)
+        if bucket is None:
+            bucket = TokenBucket(self.per_connection, self.per_connection_burst, updated=now)
+            self._buckets[notice.attendee.conn] = bucket
+        if not bucket.take(now) or not self._overall.take(now):
+            self.suppressed += 1
+            return False
+        self._last_shown[key] = now
+        return True
+
+    def take_suppressed(self) -> int:
+        count, self.suppressed = self.suppressed, 0
+        return count
+
+    def _forget_old(self, now: float) -> None:
+        if len(self._last_shown) < self.max_remembered and len(self._buckets) < self.max_remembered:
+            return
+        self._last_shown = {
+            key: at for key, at in self._last_shown.items() if now - at < self.repeat_window
+        }
+        live = {conn for conn, _, _ in self._last_shown}
+        self._buckets = {conn: b for conn, b in self._buckets.items() if conn in live}
+
+
+class NoticePrinter:
+    """The presenter's `on_notice`: throttled, escaped notice lines on stdout."""
+
+    def __init__(
+        self,
+        throttle: NoticeThrottle | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        write: Callable[[str], None] = say,
+    ) -> None:
+        self.throttle = throttle or NoticeThrottle()
+        self._clock = clock
+        self._write = write
+
+    def __call__(self, notice: Notice) -> None:
+        if not self.throttle.allow(notice, self._clock()):
+            return
+        held_back = self.throttle.take_suppressed()
+        if held_back:
+            s = "s" if held_back != 1 else ""
+            self._write(f"! {held_back} repeated or excess notice{s} not shown")
+        self._write(notice_line(notice))
+
+
+def show_signaling_state(session_id: str, taken: bool) -> None:
+    """Loud lines for the presenter when another peer holds its session id, and when it is back."""
+    if taken:
+        say(
+            f"!! Someone else holds session id {session_id} on the signaling server: new "
+            "attendees reach them, not you. Attendees using this join code refuse them (the "
+            "identity check); retrying until the id is free again."
+        )
     else:
-        say(f"{mark} {attendee.label}: {notice.kind.value.replace('_', ' ')}: {notice.detail}")
+        say(f"Session id {session_id} is ours again on the signaling server; attendees can join.")
 
 
 def attendee_table(presenter: LivePresenter) -> str:
@@ -83,8 +182,8 @@ def attendee_table(presenter: LivePresenter) -> str:
         latency = "-" if a.latency_ms is None else f"{a.latency_ms:.0f} ms"
         hand = " (hand raised)" if a.hand_raised else ""
         lines.append(
-            f"  {a.label[:16]:<16} {a.mode.value:<7} {a.state.value:<13} {latency:>8}  "
-            f"{a.quality:<9}  {a.last_result or '-'}{hand}"
+            f"  {printable(a.label, 15):<16} {a.mode.value:<7} {a.state.value:<13} "
+            f"{latency:>8}  {a.quality:<9}  {printable(a.last_result or '-', 120)}{hand}"
         )
     return "\n".join(lines)
 
@@ -122,14 +221,14 @@ def stdin_lines(loop: asyncio.AbstractEventLoop) -> asyncio.Queue[str | None]:
 
 
 def describe(event: SessionEvent) -> str:
+    """One line for an event from the presenter, its text escaped."""
     if isinstance(event, SessionStart):
-        return f"session_start {event.config.name!r} guide {event.config.tutorialUrl or '-'}"
-    return str(event)
+        name, guide = printable(event.config.name, 100), printable(event.config.tutorialUrl, 300)
+        return f"session_start '{name}' guide {guide or '-'}"
+    return printable(str(event), 400)
 
 
 # -- the live screen (rich), when stdout is a terminal -------------------------------------
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def is_terminal() -> bool:
@@ -137,11 +236,10 @@ def is_terminal() -> bool:
 
 
 def cell(text: object, limit: int = 60) -> Text:
-    """A table cell that shows text as it is: no rich markup, no control characters."""
+    """A table cell that shows a peer's text as text: no rich markup, controls escaped."""
     from rich.text import Text
 
-    plain = _CONTROL.sub("?", str(text))
-    return Text(plain if len(plain) <= limit else plain[: limit - 1] + "…")
+    return Text(printable(str(text), limit))
 
 
 class LiveScreen:

@@ -4,6 +4,8 @@ The public key travels as SPKI DER, base64url without padding; signatures are We
 raw 64-byte r||s form (not DER), base64url. What is signed is the nonce's base64url-*decoded*
 bytes (16 random bytes), not its text: Pathfinder 2.16's `session-crypto.ts` signs and verifies
 `fromBase64url(nonce)`, and decodes with the browser's `atob`, which `from_base64url` reproduces.
+Our presenter signs a plain nonce only when it is exactly 16 bytes, so a plain signature can
+never stand for the longer bound proof (`proof.py`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 from bridge.errors import ProtocolError
 
 _ALGORITHM = ec.ECDSA(hashes.SHA256())
+#: The length of a challenge nonce, decoded (Pathfinder's `generateNonce`).
+NONCE_BYTES = 16
 
 
 def b64url_encode(data: bytes) -> str:
@@ -107,10 +111,17 @@ class PresenterKey:
     def sign(self, nonce: str) -> str:
         """Sign the challenge `nonce` as Pathfinder does: its decoded bytes, not its text.
 
-        A nonce that is not base64url raises ProtocolError (upstream's `atob` throws and the
-        attendee gets no answer).
+        A nonce that is not base64url, or not 16 bytes once decoded, raises ProtocolError
+        (upstream's `atob` throws on the first and the attendee gets no answer).
         """
-        der = self.private_key.sign(b64url_decode(nonce), _ALGORITHM)
+        data = b64url_decode(nonce)
+        if len(data) != NONCE_BYTES:
+            raise ProtocolError(f"a challenge nonce must be {NONCE_BYTES} bytes")
+        return self.sign_bytes(data)
+
+    def sign_bytes(self, data: bytes) -> str:
+        """A raw r||s signature of `data`, base64url, as WebCrypto's `sign` returns it."""
+        der = self.private_key.sign(data, _ALGORITHM)
         r, s = decode_dss_signature(der)
         return b64url_encode(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
 
@@ -119,9 +130,17 @@ def verify(public_key: str, nonce: str, signature: str) -> bool:
     """True when `signature` (raw r||s, base64url) signs the decoded bytes of `nonce` under
     `public_key` (SPKI); False for anything malformed, as Pathfinder's `verifyChallenge`."""
     try:
+        data = b64url_decode(nonce)
+    except ProtocolError:
+        return False
+    return verify_bytes(public_key, data, signature)
+
+
+def verify_bytes(public_key: str, data: bytes, signature: str) -> bool:
+    """True when `signature` (raw r||s, base64url) signs `data` under `public_key` (SPKI)."""
+    try:
         key = serialization.load_der_public_key(b64url_decode(public_key))
         raw = b64url_decode(signature)
-        data = b64url_decode(nonce)
     except (ProtocolError, ValueError):
         return False
     if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):

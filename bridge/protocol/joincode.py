@@ -2,7 +2,8 @@
 
 A code is standard base64 (with padding) of compact JSON `{"id","name","url","pubkey"}`;
 readers also accept `tutorialUrl` / `sessionPublicKey`, a whole join URL, and the legacy
-bare 6-character peer id.
+bare 6-character peer id. Our presenter adds `"proof": "bound-v1"` (its attendees then ask for
+the proof bound to their connection, `proof.py`); Pathfinder's `parseJoinCode` ignores it.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ class JoinCode:
     name: str = ""
     url: str = ""
     pubkey: str = ""
+    #: Our extension: the form of presenter proof to ask for ('' is upstream's plain proof).
+    proof: str = ""
 
     @property
     def is_legacy(self) -> bool:
@@ -46,11 +49,10 @@ class JoinCode:
         return not self.pubkey
 
     def encode(self) -> str:
-        text = json.dumps(
-            {"id": self.id, "name": self.name, "url": self.url, "pubkey": self.pubkey},
-            separators=(",", ":"),
-            ensure_ascii=False,
-        )
+        fields = {"id": self.id, "name": self.name, "url": self.url, "pubkey": self.pubkey}
+        if self.proof:
+            fields["proof"] = self.proof
+        text = json.dumps(fields, separators=(",", ":"), ensure_ascii=False)
         return base64.b64encode(text.encode("utf-8")).decode("ascii")
 
     def join_url(self, grafana_url: str) -> str:
@@ -87,7 +89,8 @@ class JoinCode:
         url = data.get("url", data.get("tutorialUrl", ""))
         pubkey = data.get("pubkey", data.get("sessionPublicKey", ""))
         name = data.get("name", "")
-        for key, value in (("name", name), ("url", url), ("pubkey", pubkey)):
+        proof = data.get("proof", "")
+        for key, value in (("name", name), ("url", url), ("pubkey", pubkey), ("proof", proof)):
             if not isinstance(value, str) or len(value) > 2048:
                 raise JoinCodeError(f"the join code's {key} is not valid")
-        return cls(peer_id, str(name), str(url), str(pubkey))
+        return cls(peer_id, str(name), str(url), str(pubkey), str(proof)[:32])

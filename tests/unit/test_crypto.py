@@ -77,3 +77,11 @@ def test_a_malformed_nonce_is_neither_signed_nor_verified() -> None:
     with pytest.raises(ProtocolError):
         key.sign("not base64url!")
     assert not verify(key.public_key, "not base64url!", key.sign(new_nonce()))
+
+
+def test_plain_signatures_are_only_made_over_16_bytes() -> None:
+    # So that no plain signature can ever stand for a (longer) bound proof.
+    key = PresenterKey.generate()
+    for size in (0, 15, 17, 64):
+        with pytest.raises(ProtocolError, match="16 bytes"):
+            key.sign(b64url_encode(b"\x01" * size))
