@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,10 +27,17 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
     return args
 
 
-def pytest_ignore_collect(collection_path: Any, config: pytest.Config) -> bool | None:
-    """The real-Grafana tier exists only when GRAFANA_URL names one: never collected, never skipped."""
-    if "grafana" in getattr(collection_path, "parts", ()) and not os.environ.get("GRAFANA_URL"):
-        return True
+TESTS = Path(__file__).resolve().parent
+#: Tiers that exist only when their environment variable names what they run against: never
+#: collected without it, never skipped. tests/grafana: a real Grafana; tests/pathfinder: a
+#: checkout of grafana-pathfinder-app, whose own Live Sessions code runs against ours.
+GATED_TIERS = {TESTS / "grafana": "GRAFANA_URL", TESTS / "pathfinder": "PATHFINDER_SRC"}
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    for tier, variable in GATED_TIERS.items():
+        if collection_path.resolve().is_relative_to(tier) and not os.environ.get(variable):
+            return True
     return None
 
 

@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from tests.conftest import UNIT
+
 ROOT = Path(__file__).resolve().parents[1]
 NODE_MODULES = ROOT / "tests" / "interop" / "node_modules"
 PEERJS_BUNDLE = NODE_MODULES / "peerjs" / "dist" / "peerjs.min.js"
@@ -30,9 +32,9 @@ def free_port() -> int:
 
 
 def wait_http(
-    url: str, timeout: float = 15.0, process: subprocess.Popen[bytes] | None = None
+    url: str, timeout: float | None = None, process: subprocess.Popen[bytes] | None = None
 ) -> None:
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + (15 * UNIT if timeout is None else timeout)
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode} before answering {url}")
@@ -200,7 +202,8 @@ class CliProcess:
         threading.Thread(
             target=self._pump, args=(self.process.stdout, self.lines), daemon=True
         ).start()
-        threading.Thread(target=self._collect_stderr, daemon=True).start()
+        self._stderr_reader = threading.Thread(target=self._collect_stderr, daemon=True)
+        self._stderr_reader.start()
 
     @staticmethod
     def _pump(stream: Any, sink: Any) -> None:
@@ -215,13 +218,18 @@ class CliProcess:
 
     @property
     def stderr(self) -> str:
+        """What the process wrote to stderr so far; all of it once the process has exited
+        (the reader thread may still be draining the pipe when `wait()` returns)."""
+        if self.process.poll() is not None:
+            self._stderr_reader.join(5 * UNIT)
         return "".join(self._stderr)
 
-    def wait_for(self, predicate: Callable[[str], bool], timeout: float = 20.0) -> str:
-        """The first new stdout line that satisfies `predicate`; fails on timeout or exit."""
+    def wait_for(self, predicate: Callable[[str], bool], timeout: float | None = None) -> str:
+        """The first new stdout line that satisfies `predicate`; fails on timeout (default
+        20 UNITs) or exit."""
         import queue
 
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + (20 * UNIT if timeout is None else timeout)
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -240,9 +248,9 @@ class CliProcess:
             if predicate(line):
                 return line
 
-    def wait_for_stderr(self, text: str, timeout: float = 10.0) -> bool:
-        """Whether `text` shows up on stderr within `timeout` seconds."""
-        deadline = time.monotonic() + timeout
+    def wait_for_stderr(self, text: str, timeout: float | None = None) -> bool:
+        """Whether `text` shows up on stderr within `timeout` seconds (default 10 UNITs)."""
+        deadline = time.monotonic() + (10 * UNIT if timeout is None else timeout)
         while text not in self.stderr and time.monotonic() < deadline:
             time.sleep(0.05)
         return text in self.stderr

@@ -76,7 +76,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = "Join a Live Session by its join code (or join URL) and replay its events."
     add_common_flags(parser)
     add_client_flags(parser)
-    parser.add_argument("code", metavar="CODE", help="join code, join URL, or 6-character id")
+    parser.add_argument("code", metavar="CODE", help="join code or join URL")
     parser.add_argument("--name", default="Anonymous", help="your name, shown to the presenter")
     parser.add_argument("--mode", choices=("guided", "follow"), default="guided")
     parser.add_argument("--json", action="store_true", help="one JSON object per event on stdout")

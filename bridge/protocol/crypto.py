@@ -3,17 +3,14 @@
 The public key travels as SPKI DER, base64url without padding; signatures are WebCrypto's
 raw 64-byte r||s form (not DER), base64url. What is signed is the nonce's base64url-*decoded*
 bytes (16 random bytes), not its text: Pathfinder 2.16's `session-crypto.ts` signs and verifies
-`fromBase64url(nonce)`, and decodes with the browser's `atob`, which `from_base64url` reproduces.
+`fromBase64url(nonce)`, which `webbase64.b64url_decode` reproduces (the browser's `atob`).
 Our presenter signs a plain nonce only when it is exactly 16 bytes, so a plain signature can
 never stand for the longer bound proof (`proof.py`).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import secrets
-import string
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
@@ -25,46 +22,11 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 
 from bridge.errors import ProtocolError
+from bridge.protocol.webbase64 import b64url_decode, b64url_encode
 
 _ALGORITHM = ec.ECDSA(hashes.SHA256())
 #: The length of a challenge nonce, decoded (Pathfinder's `generateNonce`).
 NONCE_BYTES = 16
-
-
-def b64url_encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-_BASE64_ALPHABET = frozenset(string.ascii_letters + string.digits + "+/")
-_ASCII_WHITESPACE = frozenset("\t\n\f\r ")
-
-
-def atob(text: str) -> bytes:
-    """The browser's `atob`: WHATWG forgiving-base64 decode, or ProtocolError where it throws.
-
-    Unlike Python's lenient decoders it never skips a character it does not know: ASCII
-    whitespace is removed, one or two final "=" are allowed on a length divisible by 4, and
-    anything else outside the base64 alphabet is an error.
-    """
-    data = "".join(ch for ch in text if ch not in _ASCII_WHITESPACE)
-    if len(data) % 4 == 0:
-        data = data[:-2] if data.endswith("==") else data[:-1] if data.endswith("=") else data
-    if len(data) % 4 == 1 or not _BASE64_ALPHABET.issuperset(data):
-        raise ProtocolError("not base64")
-    try:
-        # Non-strict a2b_base64 drops the leftover bits of a short final group, as atob does.
-        return binascii.a2b_base64(data + "=" * (-len(data) % 4))
-    except binascii.Error:
-        raise ProtocolError("not base64") from None
-
-
-def b64url_decode(text: str) -> bytes:
-    """Pathfinder's `fromBase64url`: "-" and "_" become "+" and "/", then pad and `atob`."""
-    padded = text.replace("-", "+").replace("_", "/")
-    try:
-        return atob(padded + "=" * (-len(padded) % 4))
-    except ProtocolError:
-        raise ProtocolError("not base64url") from None
 
 
 def new_nonce() -> str:

@@ -399,6 +399,7 @@ class ModeChange(SessionEvent):
 class AttendeeStatus(SessionEvent):
     TYPE: ClassVar[str] = "attendee_status"
     status: AttendeeState
+    #: Ours carries the step id; Pathfinder's type says a step number (2.16 never reads it).
     currentStep: str | None = None
     mode: AttendeeMode | None = None
     error: str | None = None

@@ -20,7 +20,8 @@ import re
 from dataclasses import dataclass
 
 from bridge.errors import ProtocolError
-from bridge.protocol.crypto import NONCE_BYTES, PresenterKey, b64url_decode, verify_bytes
+from bridge.protocol.crypto import NONCE_BYTES, PresenterKey, verify_bytes
+from bridge.protocol.webbase64 import b64url_decode
 
 #: The join code field, and the challenge and response field, that ask for the bound proof.
 BOUND_PROOF = "bound-v1"

@@ -147,9 +147,16 @@ class AttendeeSession:
         """The data connection to the presenter is open; `binding` names it as this side sees
         it (our peer id, the code's id, both DTLS fingerprints), for the bound proof."""
         if self.code.is_legacy:
-            # A bare 6-character code has no key: nothing to verify against.
-            logger.warning("[SessionManager] Legacy join code: the presenter cannot be verified")
-            return self._send_join(now, now_ms)
+            # A bare 6-character code has no key to verify the presenter against. Pathfinder
+            # 2.3.6+ refuses it too ("the legacy unauthenticated join path has been removed":
+            # its verifyChallenge fails without a key).
+            self._set_phase(AttendeePhase.FAILED)
+            return [
+                Failed(
+                    "this join code is a bare session id without the presenter's key, so the "
+                    "presenter cannot be verified; ask for the whole join code or join URL"
+                )
+            ]
         if self.code.proof not in ("", BOUND_PROOF):
             self._set_phase(AttendeePhase.FAILED)
             return [
@@ -273,10 +280,11 @@ class AttendeeSession:
         if isinstance(event, SyncState):
             return self._sync(event)
         if isinstance(event, StepEvent):
-            # As Pathfinder: a repeat of the same type and step within 500 ms is one click.
+            # As Pathfinder (action-replay.ts): a repeat of the same type and step whose
+            # timestamp is within 500 ms of the last one, before or after, is one click.
             key = (event.TYPE, event.stepId, event.timestamp)
             last = self._last_step
-            if last and last[:2] == key[:2] and 0 <= key[2] - last[2] < DUPLICATE_WINDOW_MS:
+            if last and last[:2] == key[:2] and abs(key[2] - last[2]) < DUPLICATE_WINDOW_MS:
                 self.duplicates_dropped += 1
                 return []
             self._last_step = key

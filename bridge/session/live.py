@@ -93,6 +93,13 @@ class _Tasks:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
+def binding_to_presenter(peer: Peer, connection: DataConnection) -> ChannelBinding:
+    """How an attendee names its open connection to the presenter, for the bound proof: its
+    own peer id, the presenter's, and both DTLS fingerprints."""
+    ours, theirs = connection.fingerprints
+    return ChannelBinding(peer.id, connection.peer, ours, theirs)
+
+
 class LivePresenter:
     def __init__(
         self,
@@ -324,8 +331,7 @@ class LiveAttendee:
         self._settled.clear()
         self._lost.clear()
         self.connection = await self.peer.connect(self.session.code.id, open_timeout=open_timeout)
-        ours, theirs = self.connection.fingerprints
-        binding = ChannelBinding(self.peer.id, self.session.code.id, ours, theirs)
+        binding = binding_to_presenter(self.peer, self.connection)
         self._perform(self.session.channel_opened(time.monotonic(), now_ms(), binding))
         self._tasks.spawn(self._read(self.connection), "attendee-read")
         timings = self._timings

@@ -56,8 +56,9 @@ PRESENTER_SENDER_ID = "presenter"
 
 @dataclass(frozen=True)
 class PresenterTimings:
-    """Pathfinder's: heartbeat every 5 s, an attendee silent for 15 s is disconnected, and
-    removed after a further 30 s unless it comes back."""
+    """Pathfinder's heartbeat every 5 s and 15 s without an echo before an attendee counts as
+    disconnected; ours then removes it after a further 30 s (Pathfinder 2.16 keeps a silent
+    attendee whose channel is open, and removes one 30 s after its channel closes)."""
 
     heartbeat_interval: float = 5.0
     join_deadline: float = 30.0
@@ -276,11 +277,14 @@ class PresenterSession:
         return ""
 
     def _join(self, attendee: Attendee, join: AttendeeJoin, now_ms: int) -> list[Output]:
-        first = attendee.joined_at_ms is None
+        if attendee.joined_at_ms is not None:
+            # As Pathfinder: one attendee_join per connection; a repeat is ignored (it would
+            # rename the attendee). A rejoin comes on a new connection.
+            logger.debug("[SessionManager] Ignored a repeated attendee_join")
+            return []
         attendee.name, attendee.mode = join.name, join.mode
         attendee.state = AttendeeConnection.CONNECTED
-        if first:
-            attendee.joined_at_ms = now_ms
+        attendee.joined_at_ms = now_ms
         logger.info("[SessionManager] Attendee joined: %s (%s)", attendee.label, attendee.mode)
         start = SessionStart(
             config=SessionConfig(self.name, self.tutorial_url, self.default_mode),
@@ -298,8 +302,7 @@ class PresenterSession:
                 **self._base(now_ms),
             )
             outputs.append(SendTo(attendee.conn, sync.to_wire()))
-        if first:
-            outputs.append(Notice(NoticeKind.JOINED, attendee, attendee.mode.value))
+        outputs.append(Notice(NoticeKind.JOINED, attendee, attendee.mode.value))
         return outputs
 
     def _attendee_event(self, attendee: Attendee, event: SessionEvent, now_ms: int) -> list[Output]:

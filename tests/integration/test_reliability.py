@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -72,12 +71,10 @@ async def test_cut_connection_comes_back_with_state_and_no_double_replay(
         presenter.broadcast(show("s1"))
         assert [e.stepId for e in await step_events(attendee, 1)] == ["s1"]
         assert attendee.connection is not None
-        cut_at = time.monotonic()
         await attendee.connection.pc.close()  # the attendee's data connection dies
         await wait_until(lambda: not presenter.attendees)
         presenter.broadcast(show("s2"))  # missed while away: comes back as state
-        await wait_until(lambda: attendee.reconnects == 1)
-        assert time.monotonic() - cut_at < 5 * UNIT
+        await wait_until(lambda: attendee.reconnects == 1, seconds=5)
         assert states == ["presenter disconnected, waiting", "reconnected"]
         presenter.broadcast(show("s3"))
         events = await step_events(attendee, 2)

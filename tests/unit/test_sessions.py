@@ -150,11 +150,27 @@ def test_presenter_answers_one_challenge_per_connection() -> None:
 
 
 def test_session_start_wait_falls_back_to_the_code() -> None:
-    attendee = att.AttendeeSession(JoinCode("ab12cd", "Legacy", "u"))  # legacy: no key
-    [join] = sent_by_attendee(attendee.channel_opened(0.0, 0))
+    key = PresenterKey.generate()
+    attendee = att.AttendeeSession(
+        JoinCode("ab12cd", "Code name", "u", key.public_key), make_nonce=lambda: NONCE
+    )
+    attendee.channel_opened(0.0, 0)
+    response = {"type": "presenter_response", "nonce": NONCE, "signature": key.sign(NONCE)}
+    [join] = sent_by_attendee(attendee.message_received(response, 0.1, 0))
     assert join["type"] == "attendee_join"
-    attendee.tick(5.0, 0)
-    assert attendee.phase is att.AttendeePhase.ACTIVE and attendee.config is not None
+    attendee.tick(5.2, 0)  # no session_start within 5 s: the code's guide
+    assert attendee.phase is att.AttendeePhase.ACTIVE
+    assert attendee.config is not None and attendee.config.tutorialUrl == "u"
+
+
+def test_a_code_without_the_presenters_key_is_refused() -> None:
+    # Pathfinder 2.3.6+ removed joining unverified: its verifyChallenge fails without a key.
+    attendee = att.AttendeeSession(JoinCode("ab12cd", "Legacy", "u"))
+    outputs = attendee.channel_opened(0.0, 0)
+    assert sent_by_attendee(outputs) == []
+    [failed] = outputs
+    assert isinstance(failed, att.Failed) and "without the presenter's key" in failed.reason
+    assert attendee.phase is att.AttendeePhase.FAILED
 
 
 def test_heartbeat_echo_and_latency() -> None:
@@ -246,6 +262,10 @@ def test_a_repeat_within_500_ms_is_one_click() -> None:
     ]
     assert [d.event.timestamp for d in delivered] == [1000, 1600, 2200, 2250]
     assert attendee.duplicates_dropped == 1
+    # Pathfinder compares the absolute difference: an earlier timestamp counts too.
+    [early] = sent_by_presenter(presenter.broadcast(DoIt(stepId="s", action=action), 1900))
+    assert not [o for o in attendee.message_received(early, 1, 2300) if isinstance(o, att.Deliver)]
+    assert attendee.duplicates_dropped == 2
 
 
 def test_a_nonce_that_is_not_base64url_gets_no_answer_and_spends_the_challenge() -> None:
@@ -353,3 +373,14 @@ def test_challenges_are_capped_per_remote_peer_and_per_minute() -> None:
             sent_by_presenter(presenter.message_received(conn, challenge(), 80, 0), conn)
         )
     assert answered == limits.per_minute - 1  # the late one above counts in that minute
+
+
+def test_a_repeated_attendee_join_is_ignored() -> None:
+    # Pathfinder accepts attendee_join only from a connection still pending its handshake.
+    presenter = make_presenter()
+    attendee = att.AttendeeSession(presenter.join_code, name="Ada")
+    handshake(presenter, attendee)
+    again = {"type": "attendee_join", "name": "Mallory", "mode": "follow", "timestamp": 2}
+    assert presenter.message_received("c1", again, 1, 2) == []
+    [ada] = presenter.joined
+    assert (ada.name, ada.mode) == ("Ada", AttendeeMode.GUIDED)
