@@ -95,10 +95,38 @@ def results_of(path: Path) -> list[tuple[str, str, bool, str]]:
     return sorted((r.attendee, r.step, r.ok, r.detail) for r in read_recording(path).results)
 
 
+def follow_with_report(
+    server: str, code: str, site: SandboxServer, report: Path, recording: Path
+) -> CliProcess:
+    """Finn in follow mode, keeping a report and his own recording."""
+    process = CliProcess(
+        "follow",
+        code,
+        "--grafana",
+        site.url,
+        "--mode",
+        "follow",
+        "--name",
+        "Finn",
+        "--headless",
+        "--server",
+        server,
+        "--report",
+        str(report),
+        "--record",
+        str(recording),
+        stdin=True,
+        env={"PATHFINDER_BRIDGE_BROWSER_ACTION_TIMEOUT": "2"},
+    )
+    process.wait_for(lambda line: line.startswith("Opened guide"), 30 * UNIT)
+    return process
+
+
 def test_record_then_replay_to_a_guided_and_a_follow_attendee(
-    playwright: Playwright, server: str, presenter_site: SandboxServer, tmp_path: Path
+    playwright: Playwright, page: Page, server: str, presenter_site: SandboxServer, tmp_path: Path
 ) -> None:
     recorded, replayed = tmp_path / "workshop.jsonl", tmp_path / "replayed.jsonl"
+    finn_report, finn_recording = tmp_path / "finn-report", tmp_path / "finn.jsonl"
     ports = [free_port() for _ in range(3)]
     with (
         present(server, presenter_site, ports[0], "--record", str(recorded)) as presenter,
@@ -148,7 +176,7 @@ def test_record_then_replay_to_a_guided_and_a_follow_attendee(
         )
         with (
             start_attendee(server, code, attendee_site, "guided", "Grace", free_port()) as grace,
-            start_attendee(server, code, attendee_site, "follow", "Finn", free_port()) as finn,
+            follow_with_report(server, code, attendee_site, finn_report, finn_recording) as finn,
         ):
             played = len(recording.events)  # the clicks, and the guide opening
             finished = player.wait_for(lambda line: line.startswith("Replay finished: "), 60 * UNIT)
@@ -160,6 +188,18 @@ def test_record_then_replay_to_a_guided_and_a_follow_attendee(
                 )
     assert results_of(replayed) == original
     assert "Traceback" not in player.stderr
+    # Finn's own view: his recording holds the same results, and his report opens with a
+    # picture after every replay.
+    assert f"Report: {(finn_report / 'index.html').resolve()}" in finn.seen
+    finn_results = sorted((r.step, r.ok) for r in read_recording(finn_recording).results)
+    assert finn_results == sorted(
+        (s, ok) for name, s, ok, _ in results_of(replayed) if name == "Finn"
+    )
+    seen = check_report_in_chromium(page, finn_report)
+    assert len(seen["images"]) == len(CLICKS)  # type: ignore[arg-type]
+    assert [row[2] for row in seen["timeline"] if row[2] != "navigation"] == [  # type: ignore[index]
+        kind.replace("-", "_") for kind, _ in CLICKS
+    ]
 
 
 def test_a_bad_recording_is_refused_before_anything_is_sent(server: str, tmp_path: Path) -> None:
