@@ -9,10 +9,19 @@ from typing import Any
 import pytest
 
 from bridge.browser.chromium import find_chromium
+from bridge.browser.launch import chromium_sandbox, running_as_root
 from bridge.config import BrowserConfig, load_config
 
 #: One second of test patience, scaled for slow machines (as websockets' MS).
 UNIT = float(os.environ.get("PATHFINDER_TEST_TIMEOUT_FACTOR", "1"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def signaling_state_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Servers the tests start keep their reservation files here, not in the user's home."""
+    folder = str(tmp_path_factory.mktemp("signaling-state"))
+    os.environ.setdefault("PATHFINDER_BRIDGE_SERVER_STATE_DIR", folder)
+    return os.environ["PATHFINDER_BRIDGE_SERVER_STATE_DIR"]
 
 
 @pytest.fixture(scope="session")
@@ -24,6 +33,7 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
     if executable:
         args["executable_path"] = executable
     args["args"] = [*args.get("args", []), *BrowserConfig().args]
+    args["chromium_sandbox"] = chromium_sandbox(args["args"], as_root=running_as_root())
     return args
 
 

@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -69,11 +70,16 @@ def bridge_command(*args: str) -> list[str]:
 
 @contextlib.contextmanager
 def our_signaling_server(port: int | None = None, *extra: str) -> Iterator[str]:
-    """`pathfinder-bridge signal` as a user runs it; yields its URL."""
+    """`pathfinder-bridge signal` as a user runs it; yields its URL.
+
+    Its state (reservations) lives in a folder of its own, gone afterwards; a `--state-dir`
+    in `extra` wins."""
     port = port or free_port()
     url = f"http://127.0.0.1:{port}/pathfinder"
-    with _process(bridge_command("signal", "--port", str(port), *extra), url + "/"):
-        yield url
+    with tempfile.TemporaryDirectory(prefix="pfb-signal-") as state:
+        command = bridge_command("signal", "--port", str(port), "--state-dir", state, *extra)
+        with _process(command, url + "/"):
+            yield url
 
 
 @contextlib.contextmanager

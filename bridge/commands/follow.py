@@ -28,6 +28,7 @@ from bridge.commands.common import (
     run_async,
 )
 from bridge.commands.terminal import describe, say, stdin_lines
+from bridge.commands.typed_input import TypedInput
 from bridge.config import Config
 from bridge.errors import BridgeError
 from bridge.printable import printable
@@ -86,6 +87,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="URL",
         help="your own Grafana (default: the origin of a pasted join URL)",
     )
+    parser.add_argument(
+        "--confirm",
+        choices=("destructive", "all", "none"),
+        help="in follow mode, ask on this terminal before a Do it that reads like "
+        "delete/remove/revoke/overwrite (destructive, the default), before every Do it (all), "
+        "or never (none); no answer in time, or no terminal, means no",
+    )
     add_browser_flags(parser)
     add_login_flags(parser, password=False)
     parser.add_argument(
@@ -107,7 +115,10 @@ def run(args: argparse.Namespace) -> int:
         raise BridgeError(
             "--report shows screenshots of your Grafana, so it needs the browser: drop --no-browser"
         )
-    config = load(args, client_overrides(args))
+    overrides = client_overrides(args)
+    if args.confirm:
+        overrides["browser"] = {"confirm": args.confirm}
+    config = load(args, overrides)
     if args.no_browser:
         return run_async(lambda: follow(config, args))
     return run_async(lambda: follow_in_browser(config, args))
@@ -171,6 +182,7 @@ def grafana_for_attendee(args_grafana: str | None, code_text: str) -> str:
 
 
 async def follow_in_browser(config: Config, args: argparse.Namespace) -> int:
+    from bridge.browser.confirm import ConfirmPolicy
     from bridge.browser.launch import wants_headless
     from bridge.browser.replay import ActionReplay
     from bridge.protocol.events import AttendeeState, StepEvent, guide_url
@@ -193,6 +205,11 @@ async def follow_in_browser(config: Config, args: argparse.Namespace) -> int:
         mode=mode,
         on_state=lambda text: say(text[0].upper() + text[1:]),
     )
+    typed_input = TypedInput(stdin_lines(asyncio.get_running_loop()))
+
+    async def confirm(question: str) -> bool:
+        return await typed_input.ask(question, within=config.browser.confirm_timeout)
+
     replay = ActionReplay(
         config.browser,
         grafana,
@@ -200,8 +217,10 @@ async def follow_in_browser(config: Config, args: argparse.Namespace) -> int:
         headless=headless,
         remote_debugging_port=args.remote_debugging_port,
         login=login,
+        confirm_policy=ConfirmPolicy(config.browser.confirm),
+        confirm=confirm,
     )
-    commands = stdin_lines(asyncio.get_running_loop())
+    reading = asyncio.create_task(typed_input.pump(), name="typed input")
     guide = ""
     log: AttendeeLog | None = None
     if args.report is not None:
@@ -218,7 +237,7 @@ async def follow_in_browser(config: Config, args: argparse.Namespace) -> int:
         say(f"Joined session {code.id} as {args.name} ({mode.value} mode) in {grafana}")
         say("Type 'mode follow', 'mode guided', 'hand' or 'leave' to act in the session.")
         events = asyncio.ensure_future(attendee.next_event())
-        typed: asyncio.Future[str | None] = asyncio.ensure_future(commands.get())
+        typed: asyncio.Future[str | None] = asyncio.ensure_future(typed_input.command())
         while True:
             pending: list[asyncio.Future[Any]] = [events, typed]
             await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
@@ -229,7 +248,7 @@ async def follow_in_browser(config: Config, args: argparse.Namespace) -> int:
                 else:
                     if not follow_command(line.strip(), attendee, replay, log):
                         break
-                    typed = asyncio.ensure_future(commands.get())
+                    typed = asyncio.ensure_future(typed_input.command())
             if not events.done():
                 continue
             event = events.result()
@@ -257,6 +276,8 @@ async def follow_in_browser(config: Config, args: argparse.Namespace) -> int:
         events.cancel()
         typed.cancel()
     finally:
+        reading.cancel()
+        await asyncio.gather(reading, return_exceptions=True)
         await asyncio.shield(attendee.close())
         await asyncio.shield(replay.close())
     assert attendee.outcome is not None

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 from bridge.browser.contract import grafana_selectors, pathfinder_contract
 from bridge.errors import PortInUseError
@@ -47,6 +47,8 @@ class SandboxSettings:
     service_account_token: str = ""
     #: Extra elements on every page, for benchmarks on a Grafana-sized DOM (~10,000 nodes).
     extra_elements: int = 0
+    #: Security tests: `/redirect?to=URL` answers 302 to any URL, as an open redirect would.
+    open_redirect: bool = False
 
 
 def _script_json(value: object) -> str:
@@ -113,6 +115,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.logins.sign_out(self.headers.get("Cookie"))
             expired = f"{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"
             self._send(302, b"", "text/plain", (("Location", "/login"), ("Set-Cookie", expired)))
+        elif path == "/redirect" and self.settings.open_redirect:
+            location = parse_qs(urlsplit(self.path).query).get("to", ["/"])[0]
+            self._send(302, b"", "text/plain", (("Location", location),))
         elif path == "/login":
             self._send(200, self.page, "text/html; charset=utf-8")
         else:
@@ -218,7 +223,11 @@ class SandboxServer:
         handler = type(
             "Handler",
             (_Handler,),
-            {"page": render_page(self.settings), "settings": self.settings, "logins": logins},
+            {
+                "page": render_page(self.settings),
+                "settings": self.settings,
+                "logins": logins,
+            },
         )
         try:
             self._httpd = http.server.ThreadingHTTPServer(

@@ -1,7 +1,8 @@
 // pathfinder-bridge capture, injected into the presenter's Grafana on every page and reload.
 // A capture-phase click listener finds Show me / Do it buttons (by the step's button classes,
-// so every step kind is seen) and hands the step to Python through the exposed binding.
-// Also reports which guide the docs panel shows and the page route. Attendees never run it.
+// so every step kind is seen) and tells Python which step was clicked through the exposed
+// binding; Python reads the step itself back from the docs panel (a report is only a hint).
+// Also reports when the guide on show and the page route change. Attendees never run it.
 (() => {
   "use strict";
   if (window.top !== window || window.__pathfinderBridgeCapture_installed) return;
@@ -10,7 +11,7 @@
   const report = (payload) => {
     if (typeof window.__pathfinderBridgeCapture === "function") window.__pathfinderBridgeCapture(payload);
   };
-  const attrs = contract.step.attributes;
+  const stepIdAttribute = contract.step.attributes.step_id;
   const showClass = contract.show_button.class;
   const doClass = contract.do_button.class;
   const recent = new Map();
@@ -22,30 +23,17 @@
     const step = button.closest(contract.step.selector);
     if (!step) return;
     const type = button.classList.contains(showClass) ? "show_me" : "do_it";
-    const stepId = step.getAttribute(attrs.step_id) || "";
+    const stepId = step.getAttribute(stepIdAttribute) || "";
     const now = performance.now();
     const key = type + "|" + stepId;
     if (now - (recent.get(key) ?? -Infinity) < DUPLICATE_MS) return;
     recent.set(key, now);
-    let internalActions = null;
-    try { internalActions = JSON.parse(step.getAttribute(attrs.internal_actions) || "null"); } catch { internalActions = null; }
-    const root = step.closest(contract.panel_root);
-    const allSteps = root ? Array.from(root.querySelectorAll(contract.step.selector)) : [step];
     report({
       kind: "step",
       type,
       stepId,
-      action: {
-        targetAction: step.getAttribute(attrs.action) || "",
-        refTarget: step.getAttribute(attrs.reftarget) || "",
-        targetValue: step.getAttribute(attrs.value),
-        targetComment: step.getAttribute(attrs.comment),
-        internalActions,
-      },
-      coordinates: { x: Math.round(event.clientX), y: Math.round(event.clientY) },
-      guideUrl: root ? root.getAttribute(contract.guide_attribute) : null,
-      stepNumber: allSteps.indexOf(step),
-      route: location.pathname + location.search,
+      x: Math.round(event.clientX),
+      y: Math.round(event.clientY),
       capturedAt: performance.timeOrigin + now,
     });
   }, true);
