@@ -16,15 +16,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from bridge.percentiles import describe_ms
 from bridge.printable import printable, printable_lines
 from bridge.protocol.events import SessionEvent, SessionStart
 from bridge.ratelimit import TokenBucket
 from bridge.session.presenter import Notice, NoticeKind
 
 if TYPE_CHECKING:
+    from rich.console import RenderableType
+    from rich.text import Text
+
     from bridge.doctor.report import Check
     from bridge.grafana.login import GrafanaLogin
     from bridge.session.live import LivePresenter
+    from bridge.swarm.tally import SwarmStatus
 
 _NOTICE_MARKS = {
     NoticeKind.JOINED: "+",
@@ -184,8 +189,12 @@ def attendee_table(presenter: LivePresenter) -> str:
 
 
 async def live_view(presenter: LivePresenter, interval: float) -> None:
-    """Print the attendee table every `interval` seconds when something other than latency
-    changed (who is there, mode, state, quality, last result)."""
+    """On a terminal, the attendee table stays in place and is updated live; otherwise it
+    is printed every `interval` seconds when something other than latency changed (who is
+    there, mode, state, quality, last result)."""
+    if is_terminal():
+        await LiveScreen(lambda: attendee_rich_table(presenter)).run()
+        return
     shown: object = None
     while True:
         await asyncio.sleep(interval)
@@ -217,3 +226,111 @@ def describe(event: SessionEvent) -> str:
         name, guide = printable(event.config.name, 100), printable(event.config.tutorialUrl, 300)
         return f"session_start '{name}' guide {guide or '-'}"
     return printable(str(event), 400)
+
+
+# -- the live screen (rich), when stdout is a terminal -------------------------------------
+
+
+def is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+def cell(text: object, limit: int = 60) -> Text:
+    """A table cell that shows a peer's text as text: no rich markup, controls escaped."""
+    from rich.text import Text
+
+    return Text(printable(str(text), limit))
+
+
+class LiveScreen:
+    """A renderable kept in place at the bottom of the terminal and redrawn `fps` times a
+    second; lines printed meanwhile (notices) scroll above it. Runs until cancelled."""
+
+    def __init__(self, render: Callable[[], RenderableType], fps: float = 4.0) -> None:
+        self.render = render
+        self.fps = fps
+
+    async def run(self) -> None:
+        from rich.console import Console
+        from rich.live import Live
+
+        console = Console()
+        with Live(self.render(), console=console, auto_refresh=False, transient=False) as live:
+            while True:
+                await asyncio.sleep(1 / self.fps)
+                live.update(self.render(), refresh=True)
+
+
+def attendee_rich_table(presenter: LivePresenter) -> RenderableType:
+    from rich.table import Table
+
+    rows = presenter.attendees
+    table = Table(title=f"Attendees ({len(rows)})", title_justify="left")
+    for column in ("name", "mode", "state", "latency", "quality", "last replay"):
+        table.add_column(column, justify="right" if column == "latency" else "left")
+    for a in rows:
+        latency = "-" if a.latency_ms is None else f"{a.latency_ms:.0f} ms"
+        hand = " (hand raised)" if a.hand_raised else ""
+        table.add_row(
+            cell(a.label, 16),
+            a.mode.value,
+            a.state.value,
+            latency,
+            a.quality,
+            cell((a.last_result or "-") + hand, 80),
+        )
+    return table
+
+
+def swarm_line(status: SwarmStatus) -> str:
+    """The swarm's state as one line (output that is not a terminal)."""
+    line = (
+        f"Swarm: {status.joined}/{status.attendees} joined, {status.failed} failed, "
+        f"{status.reconnecting} reconnecting; {status.events} events, "
+        f"{status.deliveries} deliveries, delivery p50 {describe_ms(status.delivery.p50)} "
+        f"p99 {describe_ms(status.delivery.p99)}; heartbeat p50 "
+        f"{describe_ms(status.heartbeat.p50)}"
+    )
+    if status.browsers:
+        line += f"; replays {status.replays_ok} ok, {status.replays_failed} failed"
+    return line
+
+
+def swarm_rich_view(status: SwarmStatus, browser_rows: list[tuple[str, ...]]) -> RenderableType:
+    """A progress bar while attendees join, then the swarm's table and its browsers'."""
+    from rich.console import Group
+    from rich.progress_bar import ProgressBar
+    from rich.table import Table
+    from rich.text import Text
+
+    parts: list[RenderableType] = []
+    if status.joining:
+        done = status.joined + status.failed
+        parts.append(Text(f"Joining {done}/{status.attendees}"))
+        parts.append(ProgressBar(total=status.attendees, completed=done, width=50))
+    table = Table(title="Swarm", title_justify="left")
+    figures = {
+        "joined": f"{status.joined}/{status.attendees}",
+        "failed": str(status.failed),
+        "reconnecting": str(status.reconnecting),
+        "heartbeat p50": describe_ms(status.heartbeat.p50),
+        "round trip p50": describe_ms(status.round_trip.p50),
+        "events": str(status.events),
+        "deliveries": str(status.deliveries),
+        "delivery p50": describe_ms(status.delivery.p50),
+        "delivery p99": describe_ms(status.delivery.p99),
+    }
+    if status.browsers:
+        figures["replays ok / failed"] = f"{status.replays_ok} / {status.replays_failed}"
+    for name in figures:
+        table.add_column(name, justify="right")
+    table.add_row(*figures.values())
+    parts.append(table)
+    if browser_rows:
+        browsers = Table(title="Attendees in Chromium", title_justify="left")
+        for column in ("name", "state", "ok", "failed", "last replay"):
+            browsers.add_column(column)
+        for row in browser_rows:
+            browsers.add_row(*(cell(value, 80) for value in row))
+        parts.append(browsers)
+    return Group(*parts)

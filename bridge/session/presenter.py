@@ -149,6 +149,8 @@ class Notice:
     kind: NoticeKind
     attendee: Attendee
     detail: str = ""
+    #: For STATUS: the attendee's report itself (a recording keeps its fields).
+    status: AttendeeStatus | None = None
 
 
 Output = SendTo | Disconnect | Notice
@@ -324,7 +326,7 @@ class PresenterSession:
             else:
                 detail = f"{event.status.value}{step}"
             attendee.last_result = detail
-            return [Notice(NoticeKind.STATUS, attendee, detail)]
+            return [Notice(NoticeKind.STATUS, attendee, detail, event)]
         if isinstance(event, ChatMessage):
             return [Notice(NoticeKind.CHAT, attendee, event.message)]
         if isinstance(event, AttendeeLeave):
