@@ -85,7 +85,8 @@ def notice_line(notice: Notice) -> str:
 class NoticeThrottle:
     """Which presenter notices reach the screen (sans-I/O: time is passed in).
 
-    The same notice from the same connection within `repeat_window` seconds is shown once;
+    The same notice from the same connection within `repeat_window` seconds is shown once
+    (except replay results, which repeat on purpose);
     each connection gets `per_connection` notices a second (bursts of `per_connection_burst`)
     and all together `overall` a second (bursts of `overall_burst`). What is held back is
     counted and summed up in one line when the next notice gets through.
@@ -108,7 +109,10 @@ class NoticeThrottle:
         self._forget_old(now)
         key = (notice.attendee.conn, notice.kind.value, notice.detail)
         last = self._last_shown.get(key)
-        if last is not None and now - last < self.repeat_window:
+        # Replay results repeat on purpose (a step's show_me and do_it both report "ok (step
+        # s)"): they are only rate-limited, never deduplicated.
+        repeatable = notice.kind is NoticeKind.STATUS
+        if not repeatable and last is not None and now - last < self.repeat_window:
             self.suppressed += 1
             return False
         bucket = self._buckets.get(notice.attendee.conn)
