@@ -85,22 +85,26 @@ def notice_line(notice: Notice) -> str:
 class NoticeThrottle:
     """Which presenter notices reach the screen (sans-I/O: time is passed in).
 
-    The same notice from the same connection within `repeat_window` seconds is shown once
-    (except replay results, which repeat on purpose);
+    The same notice from the same connection within `repeat_window` seconds is shown once;
     each connection gets `per_connection` notices a second (bursts of `per_connection_burst`)
-    and all together `overall` a second (bursts of `overall_burst`). What is held back is
-    counted and summed up in one line when the next notice gets through.
+    and all together `overall` a second (bursts of `overall_burst`). Replay results come one
+    per presenter event and repeat on purpose (a step's show_me and do_it both report "ok
+    (step s)"), so they are never deduplicated and have a budget of their own per connection
+    (`results_per_connection`, bursts of `results_burst`). What is held back is counted and
+    summed up in one line when the next notice gets through.
     """
 
     repeat_window: float = 10.0
     per_connection: float = 1.0
     per_connection_burst: float = 6.0
+    results_per_connection: float = 5.0
+    results_burst: float = 20.0
     overall: float = 10.0
     overall_burst: float = 30.0
     max_remembered: int = 2048
     suppressed: int = 0
     _last_shown: dict[tuple[str, str, str], float] = field(default_factory=dict)
-    _buckets: dict[str, TokenBucket] = field(default_factory=dict)
+    _buckets: dict[tuple[str, bool], TokenBucket] = field(default_factory=dict)
     _overall: TokenBucket | None = None
 
     def allow(self, notice: Notice, now: float) -> bool:
@@ -109,16 +113,19 @@ class NoticeThrottle:
         self._forget_old(now)
         key = (notice.attendee.conn, notice.kind.value, notice.detail)
         last = self._last_shown.get(key)
-        # Replay results repeat on purpose (a step's show_me and do_it both report "ok (step
-        # s)"): they are only rate-limited, never deduplicated.
-        repeatable = notice.kind is NoticeKind.STATUS
-        if not repeatable and last is not None and now - last < self.repeat_window:
+        result = notice.kind is NoticeKind.STATUS
+        if not result and last is not None and now - last < self.repeat_window:
             self.suppressed += 1
             return False
-        bucket = self._buckets.get(notice.attendee.conn)
+        bucket = self._buckets.get((notice.attendee.conn, result))
         if bucket is None:
-            bucket = TokenBucket(self.per_connection, self.per_connection_burst, updated=now)
-            self._buckets[notice.attendee.conn] = bucket
+            rate, burst = (
+                (self.results_per_connection, self.results_burst)
+                if result
+                else (self.per_connection, self.per_connection_burst)
+            )
+            bucket = TokenBucket(rate, burst, updated=now)
+            self._buckets[notice.attendee.conn, result] = bucket
         if not bucket.take(now) or not self._overall.take(now):
             self.suppressed += 1
             return False
@@ -136,7 +143,7 @@ class NoticeThrottle:
             key: at for key, at in self._last_shown.items() if now - at < self.repeat_window
         }
         live = {conn for conn, _, _ in self._last_shown}
-        self._buckets = {conn: b for conn, b in self._buckets.items() if conn in live}
+        self._buckets = {key: b for key, b in self._buckets.items() if key[0] in live}
 
 
 class NoticePrinter:
