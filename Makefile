@@ -5,8 +5,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NPM_STAMP := tests/interop/node_modules/.installed
 PYTEST_ARGS ?=
+DEMO_REPORT ?= build/demo-report
 
-.PHONY: install system-packages test test-grafana unit lint bench soak signal demo sandbox clean
+.PHONY: install system-packages test test-grafana test-pathfinder unit lint bench soak signal demo sandbox clean
 
 install: $(STAMP) $(NPM_STAMP) system-packages
 
@@ -39,6 +40,12 @@ test-grafana: install
 	@test -n "$$GRAFANA_URL" || (echo "set GRAFANA_URL to a Grafana to test against" && exit 2)
 	$(BIN)/pytest tests/grafana $(PYTEST_ARGS)
 
+# Pathfinder's own Live Sessions code against ours, bundled at test time from a checkout of
+# grafana-pathfinder-app: PATHFINDER_SRC=/path/to/grafana-pathfinder-app make test-pathfinder
+test-pathfinder: install
+	@test -n "$$PATHFINDER_SRC" || (echo "set PATHFINDER_SRC to a grafana-pathfinder-app checkout" && exit 2)
+	$(BIN)/pytest tests/pathfinder $(PYTEST_ARGS)
+
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
@@ -51,6 +58,7 @@ bench: install
 	$(BIN)/python benchmarks/signaling.py
 	$(BIN)/python benchmarks/fanout.py
 	$(BIN)/python benchmarks/replay.py
+	$(BIN)/python benchmarks/swarm.py
 
 # Ten minutes of events and faults (not part of bench or CI).
 soak: install
@@ -59,8 +67,9 @@ soak: install
 signal: $(STAMP)
 	$(BIN)/pathfinder-bridge signal
 
+# Prints the event flow, a summary table and the path of its session report.
 demo: $(STAMP) system-packages
-	$(BIN)/pathfinder-bridge demo
+	$(BIN)/pathfinder-bridge demo --report $(DEMO_REPORT)
 
 sandbox: $(STAMP)
 	$(BIN)/pathfinder-bridge sandbox

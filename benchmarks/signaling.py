@@ -1,12 +1,15 @@
 """Signaling benchmark: our server against npm `peer` 1.0.x, side by side, same client.
 
 For each server: time to register N = 100, 1000, 2000 peers (all held open at once), OFFER relay
-throughput and p50/p99 relay latency with 100 peer pairs, and server RSS with 2000 peers. Prints a
-table and the ratio ours/peer. Both servers run as separate processes on loopback; the load comes
-from one asyncio process using `websockets`, so the client costs the same for both.
+throughput and p50/p99 relay latency with 100 peer pairs, server RSS with 2000 peers, and the
+server's CPU time (from /proc) to register 2000 peers and per relayed OFFER: on a machine shared
+with other work the wall-clock figures swing several-fold between runs, the CPU figures hardly.
+Prints a table and the ratio ours/peer. Both servers run as separate processes on loopback; the
+load comes from one asyncio process using `websockets`, so the client costs the same for both.
 
-Our server is started with the per-IP connection limit and per-socket rate limit raised (every
-benchmark peer comes from 127.0.0.1 and blasts messages); everything else is the default.
+Our server is started with the per-IP connection and reservation limits and the per-socket rate
+limit raised (every benchmark peer comes from 127.0.0.1 and blasts messages); everything else is
+the default, reservations and their file included.
 """
 
 from __future__ import annotations
@@ -44,6 +47,12 @@ def rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process: a figure that other load on the machine hardly moves."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def server_pid(port: int) -> int:
@@ -84,8 +93,9 @@ def offer(dst: str, sent_at: float) -> str:
     return json.dumps({"type": "OFFER", "dst": dst, "payload": payload})
 
 
-async def relay(base: str) -> tuple[float, float, float]:
-    """(messages/s, p50 ms, p99 ms) over PAIRS sender->receiver pairs."""
+async def relay(base: str, pid: int) -> tuple[float, float, float, float]:
+    """(messages/s, p50 ms, p99 ms, server CPU us per message) over PAIRS sender->receiver
+    pairs."""
     _, senders = await register(base, PAIRS, "s")
     _, receivers = await register(base, PAIRS, "r")
     latencies: list[float] = []
@@ -112,35 +122,42 @@ async def relay(base: str) -> tuple[float, float, float]:
         for _ in range(THROUGHPUT_MESSAGES):
             await senders[i].send(offer(f"r{i}", 0.0))
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), cpu_seconds(pid)
     async with asyncio.timeout(300):
         await asyncio.gather(
             *(blast(i) for i in range(PAIRS)),
             *(drain(receivers[i], THROUGHPUT_MESSAGES, False) for i in range(PAIRS)),
         )
     elapsed = time.perf_counter() - start
+    cpu_per_message = (cpu_seconds(pid) - cpu) / (PAIRS * THROUGHPUT_MESSAGES) * 1e6
     await close_all(senders + receivers)
     latencies.sort()
     p99 = latencies[int(len(latencies) * 0.99) - 1]
-    return PAIRS * THROUGHPUT_MESSAGES / elapsed, statistics.median(latencies), p99
+    rate = PAIRS * THROUGHPUT_MESSAGES / elapsed
+    return rate, statistics.median(latencies), p99, cpu_per_message
 
 
 async def measure(url: str, sizes: list[int]) -> dict[str, float]:
     port = int(url.split(":")[2].split("/")[0])
     base = f"ws://127.0.0.1:{port}/pathfinder/peerjs?key=pathfinder&version=1.5.5"
+    pid = server_pid(port)
     results: dict[str, float] = {}
     for n in sizes:
+        cpu = cpu_seconds(pid)
         seconds, peers = await register(base, n, f"n{n}x")
         results[f"register {n} peers (s)"] = seconds
         if n == max(sizes):
+            results[f"server CPU to register {n} peers (s)"] = cpu_seconds(pid) - cpu
+        if n == max(sizes):
             await asyncio.sleep(0.5)
-            results[f"server RSS with {n} peers (MiB)"] = rss_mib(server_pid(port))
+            results[f"server RSS with {n} peers (MiB)"] = rss_mib(pid)
         await close_all(peers)
         await asyncio.sleep(0.5)
-    rate, p50, p99 = await relay(base)
+    rate, p50, p99, cpu_per_message = await relay(base, pid)
     results[f"OFFER relay throughput, {PAIRS} pairs (msg/s)"] = rate
     results[f"relay latency p50, {PAIRS} pairs (ms)"] = p50
     results[f"relay latency p99, {PAIRS} pairs (ms)"] = p99
+    results["server CPU per relayed OFFER (us)"] = cpu_per_message
     return results
 
 
@@ -150,6 +167,7 @@ def bench_env() -> Iterator[None]:
     os.environ["PATHFINDER_BRIDGE_SERVER_LIMITS_MAX_CONNECTIONS_PER_IP"] = "100000"
     os.environ["PATHFINDER_BRIDGE_SERVER_LIMITS_MESSAGES_PER_SECOND"] = "100000"
     os.environ["PATHFINDER_BRIDGE_SERVER_LIMITS_MESSAGE_BURST"] = "100000"
+    os.environ["PATHFINDER_BRIDGE_SERVER_LIMITS_MAX_RESERVATIONS_PER_IP"] = "100000"
     try:
         yield
     finally:

@@ -25,8 +25,8 @@ from bridge.errors import ConfigError
 ENV_PREFIX = "PATHFINDER_BRIDGE_"
 ENV_CONFIG_FILE = "PATHFINDER_BRIDGE_CONFIG"
 
+#: --no-sandbox is not among them: it is added only when running as root (bridge/browser/launch.py).
 CHROMIUM_FLAGS = (
-    "--no-sandbox",
     "--disable-gpu",
     "--disable-background-networking",
     "--disable-component-update",
@@ -49,6 +49,11 @@ class LimitsConfig:
     message_burst: int = 200
     max_queued_per_peer: int = 100
     max_queued_total: int = 20000
+    max_queued_bytes_per_sender: int = 262144
+    max_queued_bytes_total: int = 16777216
+    max_unsent_bytes: int = 262144
+    max_reservations: int = 20000
+    max_reservations_per_ip: int = 400
     max_id_length: int = 64
     max_token_length: int = 64
 
@@ -59,6 +64,15 @@ class LimitsConfig:
         _check(self.message_burst >= 1, "message_burst", "must be >= 1")
         _check(self.max_queued_per_peer >= 0, "max_queued_per_peer", "must be >= 0")
         _check(self.max_queued_total >= 0, "max_queued_total", "must be >= 0")
+        _check(self.max_queued_bytes_per_sender >= 0, "max_queued_bytes_per_sender", "must be >= 0")
+        _check(self.max_queued_bytes_total >= 0, "max_queued_bytes_total", "must be >= 0")
+        _check(
+            self.max_unsent_bytes >= self.max_frame_bytes,
+            "max_unsent_bytes",
+            "must be >= max_frame_bytes (a peer must be able to receive one whole frame)",
+        )
+        _check(self.max_reservations >= 1, "max_reservations", "must be >= 1")
+        _check(self.max_reservations_per_ip >= 1, "max_reservations_per_ip", "must be >= 1")
         _check(1 <= self.max_id_length <= 256, "max_id_length", "1..256")
         _check(1 <= self.max_token_length <= 256, "max_token_length", "1..256")
 
@@ -73,6 +87,7 @@ class ServerConfig:
     key: str = "pathfinder"
     alive_timeout: float = 60.0
     expire_timeout: float = 5.0
+    reservation_grace: float = 60.0
     cleanup_interval: float = 1.0
     concurrent_limit: int = 5000
     allow_discovery: bool = False
@@ -97,8 +112,14 @@ class ServerConfig:
         )
         _check(self.alive_timeout > 0, "alive_timeout", "must be > 0 seconds")
         _check(self.expire_timeout > 0, "expire_timeout", "must be > 0 seconds")
+        _check(self.reservation_grace >= 0, "reservation_grace", "must be >= 0 seconds (0: off)")
         _check(self.cleanup_interval > 0, "cleanup_interval", "must be > 0 seconds")
         _check(self.concurrent_limit >= 1, "concurrent_limit", "must be >= 1")
+        _check(
+            self.limits.max_reservations >= self.concurrent_limit,
+            "limits.max_reservations",
+            "must be >= concurrent_limit (every connected peer holds a reservation)",
+        )
         _check(bool(self.allowed_origins), "allowed_origins", "list at least one origin, or '*'")
         _check(
             bool(self.tls_cert) == bool(self.tls_key),
@@ -177,10 +198,17 @@ class BrowserConfig:
     args: tuple[str, ...] = CHROMIUM_FLAGS
     action_timeout: float = 5.0
     grafana_version: str = ""
+    #: `follow --confirm`: ask before a destructive Do it, before every one, or never.
+    confirm: str = "destructive"
+    confirm_timeout: float = 30.0
 
     def __post_init__(self) -> None:
         _check(self.headless in ("auto", "true", "false"), "headless", "auto, true or false")
         _check(self.action_timeout > 0, "action_timeout", "must be > 0 seconds")
+        _check(
+            self.confirm in ("destructive", "all", "none"), "confirm", "destructive, all or none"
+        )
+        _check(self.confirm_timeout > 0, "confirm_timeout", "must be > 0 seconds")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -4,7 +4,8 @@ It starts the signaling server and two sandboxes (the presenter's runs as one Gr
 version, the attendees' as another), a presenter whose Grafana tab walks a guide by clicking
 its Show me and Do it buttons, and two attendees, one guided and one in follow mode, each in
 its own browser context. It prints the event flow and a table: per event, when it was
-captured, delivered to each attendee, and what the replay did, with latencies.
+captured, delivered to each attendee, and what the replay did, with latencies; with a report
+folder, also a session report with a screenshot of each attendee's Grafana after each replay.
 
 With a built Pathfinder plugin (`--pathfinder DIST`), Rita joins too: the real panel in her own
 sandbox, joined through its "Join live session" dialog. What her panel did with each event is
@@ -27,9 +28,12 @@ from playwright.async_api import Error as PlaywrightError
 from bridge.browser.capture import ActionCapture, CapturedStep
 from bridge.browser.launch import add_script, launch_chromium
 from bridge.browser.replay import ActionReplay, ReplayResult
+from bridge.browser.snapshot import Snapshots
 from bridge.commands.terminal import say
 from bridge.config import Config
 from bridge.protocol.events import AttendeeMode, AttendeeState, StepEvent, guide_url
+from bridge.report.files import SHOTS, write_report
+from bridge.report.model import Outcome, ReportBuilder, SessionReport
 from bridge.sandbox.realpanel import GUIDE_SCHEME, RealPanel
 from bridge.sandbox.server import SandboxServer, SandboxSettings, guides
 from bridge.sandbox.walk import step_buttons
@@ -69,6 +73,7 @@ class Row:
     captured_ms: float
     delivered: dict[str, float] = field(default_factory=dict)
     results: dict[str, ReplayResult] = field(default_factory=dict)
+    screenshots: dict[str, Path] = field(default_factory=dict)
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -80,6 +85,7 @@ class Demo:
         guide: str,
         headless: bool,
         pause: float,
+        report: Path | None = None,
         pathfinder: Path | None = None,
     ) -> None:
         self.config = config
@@ -88,10 +94,18 @@ class Demo:
         self.guide = guide
         self.headless = headless
         self.pause = pause
+        self.report = report
         self.rows: list[Row] = []
+        #: Steps the presenter could not click (requirements unmet): (kind, step, when).
+        self.skipped: list[tuple[str, str, float]] = []
         self.names: list[str] = []
+        self.modes: dict[str, AttendeeMode] = {}
+        self.snapshots: dict[str, Snapshots] = {}
+        self.session = ("", "", "")  # name, id, guide
         self.start_ms = time.time() * 1000
         self._real_site: SandboxServer | None = None
+        #: Our own attendees (Grace, Finn): a row is done once they answered; Rita's answer
+        #: is read from her page after that.
         self._ours: list[str] = []
         self._real_answers: list[RealAnswer] = []
         self._real_answered = asyncio.Event()
@@ -130,6 +144,7 @@ class Demo:
                     self.config.client, endpoint, name="Demo session", tutorial_url=guide
                 )
                 code = await presenter.start()
+                self.session = ("Demo session", code.id, guide)
                 say(f"Join code: {code.encode()}")
 
                 def on_step(step: CapturedStep) -> None:
@@ -144,12 +159,16 @@ class Demo:
                 await capture.open_guide(guide)
                 attendees = [("Grace", AttendeeMode.GUIDED), ("Finn", AttendeeMode.FOLLOW)]
                 self.names = [name for name, _ in attendees]
+                self.modes = dict(attendees)
                 self._ours = list(self.names)
                 tasks = []
                 replays = []
                 for name, mode in attendees:
                     replay = ActionReplay(attendee_browser, attendee_site.url, mode=mode)
-                    await replay.start(browser=browser)
+                    attendee_page = await replay.start(browser=browser)
+                    if self.report is not None:
+                        shots = self.report / SHOTS
+                        self.snapshots[name] = Snapshots(attendee_page, shots, name)
                     live = LiveAttendee(self.config.client, endpoint, code, name=name, mode=mode)
                     await live.join()
                     replays.append(replay)
@@ -169,6 +188,8 @@ class Demo:
                     if self._real_site is not None:
                         self._real_site.stop()
         self._summary()
+        if self.report is not None:
+            say(f"Report: {write_report(self._session_report(), self.report)}")
         return 0
 
     async def _real_attendee(self, browser: Browser, signaling_url: str, code: str) -> None:
@@ -184,6 +205,8 @@ class Demo:
         await context.expose_binding("__pathfinderBridgeWatch", self._real_saw)
         await add_script(context, "real_attendee.js")
         page = self.real_page = await context.new_page()
+        if self.report is not None:
+            self.snapshots[REAL_ATTENDEE] = Snapshots(page, self.report / SHOTS, REAL_ATTENDEE)
         await page.goto(f"{site.url}/?doc={site.guide_url(self.guide)}")
         await page.get_by_role("button", name="Join live session").click()
         dialog = page.get_by_role("dialog")
@@ -193,6 +216,7 @@ class Demo:
         await dialog.get_by_role("button", name="Join session").click()
         await dialog.wait_for(state="detached", timeout=10_000)
         self.names.append(REAL_ATTENDEE)
+        self.modes[REAL_ATTENDEE] = AttendeeMode.GUIDED
         say(f"Attendee {REAL_ATTENDEE} joined with the real Pathfinder {panel.build.version} panel")
 
     def _real_saw(self, source: Any, payload: Any) -> None:
@@ -235,6 +259,10 @@ class Demo:
             result = ReplayResult(row.event.stepId, told, detail, finished_at_ms=answer.at_ms)
         row.delivered[REAL_ATTENDEE] = result.finished_at_ms
         row.results[REAL_ATTENDEE] = result
+        snapshots = self.snapshots.get(REAL_ATTENDEE)
+        shot = await snapshots.take(f"{row.event.TYPE}-{row.event.stepId}") if snapshots else None
+        if shot is not None:
+            row.screenshots[REAL_ATTENDEE] = shot
         step, clock = row.event.stepId, self._clock(result.finished_at_ms)
         say(f"{clock}  {REAL_ATTENDEE:9}  {row.event.TYPE:7} {step}: {result}")
         if row.event.TYPE == "do_it" and await self._real_do_it(step):
@@ -286,8 +314,13 @@ class Demo:
                     step=event.stepId,
                     error=None if result.ok else result.detail[:300],
                 )
+                # The picture comes after the result went out, and before Grace's own click.
+                snapshots = self.snapshots.get(name)
+                shot = await snapshots.take(f"{event.TYPE}-{event.stepId}") if snapshots else None
                 if row is None:
                     continue
+                if shot is not None:
+                    row.screenshots[name] = shot
                 row.delivered[name] = received
                 row.results[name] = result
                 clock = self._clock(result.finished_at_ms)
@@ -328,6 +361,7 @@ class Demo:
                 )
             except PlaywrightError:
                 say(f"          presenter  {kind:7} {step_id}: skipped (requirements unmet)")
+                self.skipped.append((kind, step_id, time.time() * 1000))
                 continue
             before = len(self.rows)
             box = await button.bounding_box()
@@ -380,3 +414,52 @@ class Demo:
                 "button text, so grafana: tokens, :contains() / :nth-match() / :text() and a "
                 "navigate step's URL are not found there; ours resolve them."
             )
+
+    def _session_report(self) -> SessionReport:
+        """The demo as a session report: each captured event and what each attendee's
+        replay did, with click-to-replay latency and a screenshot; unclickable steps skipped."""
+        assert self.report is not None
+        name, session_id, guide = self.session
+        builder = ReportBuilder(
+            title=f"Demo report: {self.guide}",
+            latency_meaning="click to replay done",
+            started_ms=self.start_ms,
+            session_name=name,
+            session_id=session_id,
+            guide=guide,
+            notes=[
+                f"Presenter's sandbox runs as Grafana {PRESENTER_VERSION}, the attendees' as "
+                f"Grafana {ATTENDEE_VERSION} (the sandbox: Grafana's DOM contract, not Grafana)."
+            ],
+        )
+        for attendee in self.names:
+            builder.attendee(attendee, self.modes[attendee].value, browser=True)
+        for number, row in enumerate(self.rows, start=1):
+            key = f"event-{number}"
+            builder.event(key, row.captured_ms, row.event)
+            for attendee in self.names:
+                result = row.results.get(attendee)
+                if result is None:
+                    builder.result(attendee, key, Outcome.FAILED, reason="no result")
+                    continue
+                shot = row.screenshots.get(attendee)
+                builder.result(
+                    attendee,
+                    key,
+                    Outcome.OK if result.ok else Outcome.FAILED,
+                    reason=result.detail,
+                    latency_ms=result.finished_at_ms - row.captured_ms,
+                    screenshot=shot.relative_to(self.report).as_posix() if shot else None,
+                )
+        for kind, step_id, at in self.skipped:
+            key = f"skipped-{kind}-{step_id}"
+            event_type = kind.replace("-", "_")
+            builder.timeline_entry(key, at, event_type, step_id, f"{event_type} (step {step_id})")
+            for attendee in self.names:
+                builder.result(
+                    attendee,
+                    key,
+                    Outcome.SKIPPED,
+                    reason="the presenter could not click it (requirements unmet)",
+                )
+        return builder.build()

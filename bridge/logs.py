@@ -2,7 +2,8 @@
 
 Components prefix their own messages (`[Signaling]`, `[SessionManager]`,
 `[ActionCapture]`, `[ActionReplay]`) as Pathfinder does, so a line reads the same here
-as in the browser console.
+as in the browser console. Messages often quote a peer's text (a name, a reason), so every
+control character in them is escaped before the line is written.
 """
 
 from __future__ import annotations
@@ -10,11 +11,21 @@ from __future__ import annotations
 import logging
 import sys
 
+from bridge.printable import printable
+
+
+class PrintableFormatter(logging.Formatter):
+    """A formatter whose message part cannot carry terminal escapes or forged lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = printable(record.message, 2000)
+        return super().formatMessage(record)
+
 
 def setup_logging(verbosity: int) -> None:
     """0: warnings only; 1 (-v): our debug lines; 2 (-vv): libraries too."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s.%(msecs)03d %(message)s", "%H:%M:%S"))
+    handler.setFormatter(PrintableFormatter("%(asctime)s.%(msecs)03d %(message)s", "%H:%M:%S"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbosity >= 2 else logging.WARNING)

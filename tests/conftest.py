@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bridge.browser.chromium import find_chromium
+from bridge.browser.launch import chromium_sandbox, running_as_root
 from bridge.config import BrowserConfig, load_config
 
 #: One second of test patience, scaled for slow machines (as websockets' MS).
 UNIT = float(os.environ.get("PATHFINDER_TEST_TIMEOUT_FACTOR", "1"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def signaling_state_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Servers the tests start keep their reservation files here, not in the user's home."""
+    folder = str(tmp_path_factory.mktemp("signaling-state"))
+    os.environ.setdefault("PATHFINDER_BRIDGE_SERVER_STATE_DIR", folder)
+    return os.environ["PATHFINDER_BRIDGE_SERVER_STATE_DIR"]
 
 
 @pytest.fixture(scope="session")
@@ -23,18 +33,26 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
     if executable:
         args["executable_path"] = executable
     args["args"] = [*args.get("args", []), *BrowserConfig().args]
+    args["chromium_sandbox"] = chromium_sandbox(args["args"], as_root=running_as_root())
     return args
 
 
-def pytest_ignore_collect(collection_path: Any, config: pytest.Config) -> bool | None:
-    """Tiers that need something outside the repository exist only when it is named: never
-    collected, never skipped. The real-Grafana tier needs GRAFANA_URL; the real-panel tier
-    needs PATHFINDER_DIST (a built Pathfinder plugin)."""
-    parts = getattr(collection_path, "parts", ())
-    if "grafana" in parts and not os.environ.get("GRAFANA_URL"):
-        return True
-    if "realpanel" in parts and not os.environ.get("PATHFINDER_DIST"):
-        return True
+TESTS = Path(__file__).resolve().parent
+#: Tiers that exist only when their environment variable names what they run against: never
+#: collected without it, never skipped. tests/grafana: a real Grafana; tests/pathfinder: a
+#: checkout of grafana-pathfinder-app, whose own Live Sessions code runs against ours;
+#: tests/realpanel: a built Pathfinder plugin, run in the sandbox.
+GATED_TIERS = {
+    TESTS / "grafana": "GRAFANA_URL",
+    TESTS / "pathfinder": "PATHFINDER_SRC",
+    TESTS / "realpanel": "PATHFINDER_DIST",
+}
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    for tier, variable in GATED_TIERS.items():
+        if collection_path.resolve().is_relative_to(tier) and not os.environ.get(variable):
+            return True
     return None
 
 

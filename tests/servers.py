@@ -10,12 +10,15 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+from tests.conftest import UNIT
 
 ROOT = Path(__file__).resolve().parents[1]
 NODE_MODULES = ROOT / "tests" / "interop" / "node_modules"
@@ -30,9 +33,9 @@ def free_port() -> int:
 
 
 def wait_http(
-    url: str, timeout: float = 15.0, process: subprocess.Popen[bytes] | None = None
+    url: str, timeout: float | None = None, process: subprocess.Popen[bytes] | None = None
 ) -> None:
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + (15 * UNIT if timeout is None else timeout)
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode} before answering {url}")
@@ -67,11 +70,16 @@ def bridge_command(*args: str) -> list[str]:
 
 @contextlib.contextmanager
 def our_signaling_server(port: int | None = None, *extra: str) -> Iterator[str]:
-    """`pathfinder-bridge signal` as a user runs it; yields its URL."""
+    """`pathfinder-bridge signal` as a user runs it; yields its URL.
+
+    Its state (reservations) lives in a folder of its own, gone afterwards; a `--state-dir`
+    in `extra` wins."""
     port = port or free_port()
     url = f"http://127.0.0.1:{port}/pathfinder"
-    with _process(bridge_command("signal", "--port", str(port), *extra), url + "/"):
-        yield url
+    with tempfile.TemporaryDirectory(prefix="pfb-signal-") as state:
+        command = bridge_command("signal", "--port", str(port), "--state-dir", state, *extra)
+        with _process(command, url + "/"):
+            yield url
 
 
 @contextlib.contextmanager
@@ -200,7 +208,8 @@ class CliProcess:
         threading.Thread(
             target=self._pump, args=(self.process.stdout, self.lines), daemon=True
         ).start()
-        threading.Thread(target=self._collect_stderr, daemon=True).start()
+        self._stderr_reader = threading.Thread(target=self._collect_stderr, daemon=True)
+        self._stderr_reader.start()
 
     @staticmethod
     def _pump(stream: Any, sink: Any) -> None:
@@ -215,13 +224,18 @@ class CliProcess:
 
     @property
     def stderr(self) -> str:
+        """What the process wrote to stderr so far; all of it once the process has exited
+        (the reader thread may still be draining the pipe when `wait()` returns)."""
+        if self.process.poll() is not None:
+            self._stderr_reader.join(5 * UNIT)
         return "".join(self._stderr)
 
-    def wait_for(self, predicate: Callable[[str], bool], timeout: float = 20.0) -> str:
-        """The first new stdout line that satisfies `predicate`; fails on timeout or exit."""
+    def wait_for(self, predicate: Callable[[str], bool], timeout: float | None = None) -> str:
+        """The first new stdout line that satisfies `predicate`; fails on timeout (default
+        20 UNITs) or exit."""
         import queue
 
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + (20 * UNIT if timeout is None else timeout)
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -240,9 +254,9 @@ class CliProcess:
             if predicate(line):
                 return line
 
-    def wait_for_stderr(self, text: str, timeout: float = 10.0) -> bool:
-        """Whether `text` shows up on stderr within `timeout` seconds."""
-        deadline = time.monotonic() + timeout
+    def wait_for_stderr(self, text: str, timeout: float | None = None) -> bool:
+        """Whether `text` shows up on stderr within `timeout` seconds (default 10 UNITs)."""
+        deadline = time.monotonic() + (10 * UNIT if timeout is None else timeout)
         while text not in self.stderr and time.monotonic() < deadline:
             time.sleep(0.05)
         return text in self.stderr

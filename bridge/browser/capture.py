@@ -1,27 +1,35 @@
 """ActionCapture: the presenter's Grafana tab, driven by Playwright; every Show me / Do it seen.
 
 capture.js (an init script, so it survives reloads and route changes) reports clicks through
-an exposed binding; each report is parsed at this edge into a ShowMe or DoIt event, exactly
-as a peer's message would be, and handed to `on_step`. Guide changes go to `on_guide`.
+an exposed binding. Every frame of the browser can call that binding, and any script in the
+page can pass it anything, so a report is only a hint: it is heard only from the main frame
+of the presenter's own tab while that frame is on Grafana's origin, and the step (its action,
+target and value) and the guide are then read again from that page's own docs panel. The
+step is parsed at this edge into a ShowMe or DoIt event, exactly as a peer's message would
+be, and handed to `on_step`. Guide changes go to `on_guide`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
-from playwright.async_api import Browser, BrowserContext, Page
+from playwright.async_api import Browser, BrowserContext, Frame, Page
+from playwright.async_api import Error as PlaywrightError
 
 from bridge.browser.contract import PathfinderContract, grafana_selectors, pathfinder_contract
-from bridge.browser.grafana_tab import grafana_version, open_grafana, open_guide
+from bridge.browser.grafana_tab import grafana_version, open_grafana, open_guide, read_guide
+from bridge.browser.guide import Guide
 from bridge.browser.launch import AgentBrowser, add_contract, add_script
 from bridge.config import BrowserConfig
-from bridge.errors import BridgeError, ProtocolError
+from bridge.errors import BridgeError
 from bridge.grafana.login import GrafanaLogin
-from bridge.protocol.events import StepEvent, parse_event
+from bridge.protocol.events import DoIt, ShowMe, StepEvent
 
 logger = logging.getLogger("bridge.browser")
 
@@ -50,6 +58,8 @@ class ActionCapture:
     ) -> None:
         self.config = config
         self.grafana_url = grafana_url.rstrip("/")
+        parts = urlsplit(self.grafana_url)
+        self.origin = f"{parts.scheme}://{parts.netloc}"
         self.contract = contract or pathfinder_contract()
         self.login = login
         self._on_step = on_step
@@ -63,6 +73,10 @@ class ActionCapture:
         self.guide_url = ""
         self.captured = 0
         self.rejected = 0
+        #: Reports from anywhere but the main frame of our tab on Grafana's origin.
+        self.ignored = 0
+        # Reports are read back from the page one at a time, so steps keep their order.
+        self._reading = asyncio.Lock()
 
     async def start(self, *, browser: Browser | None = None) -> Page:
         """Open the presenter's Grafana (in `browser` when given, else a new Chromium)."""
@@ -107,40 +121,85 @@ class ActionCapture:
         """The Chromium this agent started itself (None when it runs in a shared one)."""
         return self._chromium.browser
 
-    def _report(self, source: Any, payload: Any) -> None:
-        """Called from the page: parse, never trust."""
+    def _heard_from(self, source: Any) -> Frame | None:
+        """The frame a report came from, when it is our tab's main frame on Grafana's origin."""
+        frame = source.get("frame") if isinstance(source, dict) else None
+        if self.page is None or source.get("page") is not self.page:
+            return None
+        if frame is not self.page.main_frame:
+            return None
+        parts = urlsplit(frame.url)
+        if f"{parts.scheme}://{parts.netloc}" != self.origin:
+            return None
+        return frame
+
+    async def _report(self, source: Any, payload: Any) -> None:
+        """Called from a page: heard only from our main frame, and never trusted beyond a hint."""
+        frame = self._heard_from(source)
+        if frame is None:
+            self.ignored += 1
+            where = source.get("frame") if isinstance(source, dict) else None
+            url = where.url[:100] if isinstance(where, Frame) else "?"
+            if self.page is None or where is self.page.main_frame:
+                # Starting up (about:blank), or our own tab while it is off Grafana.
+                logger.debug("[ActionCapture] Ignored a report while off Grafana (%s)", url)
+            else:
+                logger.warning("[ActionCapture] Ignored a report from another frame (%s)", url)
+            return
         if not isinstance(payload, dict):
             return
         kind = payload.get("kind")
-        if kind == "route" and isinstance(payload.get("route"), str):
-            self.route = payload["route"][:2000]
+        if kind == "route":
+            parts = urlsplit(frame.url)
+            self.route = (parts.path + (f"?{parts.query}" if parts.query else ""))[:2000]
             logger.debug("[ActionCapture] Route %s", self.route)
-        elif kind == "guide" and isinstance(payload.get("url"), str):
-            self.guide_url = payload["url"][:2000]
-            logger.info("[ActionCapture] Guide %s", self.guide_url)
-            self._on_guide(self.guide_url, 0)
-        elif kind == "step":
-            self._step(payload)
+        elif kind in ("guide", "step"):
+            async with self._reading:
+                try:
+                    guide = Guide.from_page(await read_guide(frame, self.contract))
+                except PlaywrightError as exc:
+                    logger.warning("[ActionCapture] Could not read the docs panel: %s", exc)
+                    return
+                if kind == "guide":
+                    self._guide(guide)
+                else:
+                    self._step(payload, guide)
 
-    def _step(self, payload: dict[str, Any]) -> None:
-        try:
-            event = parse_event(
-                {k: payload.get(k) for k in ("type", "stepId", "action", "coordinates")}
-            )
-        except ProtocolError as exc:
-            self.rejected += 1
-            logger.warning("[ActionCapture] Ignored a click on a step it cannot read: %s", exc)
+    def _guide(self, guide: Guide | None) -> None:
+        if guide is None or guide.url == self.guide_url:
             return
-        assert isinstance(event, StepEvent)
+        self.guide_url = guide.url
+        logger.info("[ActionCapture] Guide %s", self.guide_url)
+        self._on_guide(self.guide_url, 0)
+
+    def _step(self, payload: dict[str, Any], guide: Guide | None) -> None:
+        """The clicked step as the page's own docs panel has it; the report names it only."""
+        step_id = payload.get("stepId")
+        kind = ShowMe if payload.get("type") == "show_me" else DoIt
+        step = guide.step(step_id) if guide is not None and isinstance(step_id, str) else None
+        if step is None:
+            self.rejected += 1
+            logger.warning(
+                "[ActionCapture] Ignored a click on a step the docs panel does not show: %r",
+                str(step_id)[:80],
+            )
+            return
+        assert guide is not None
+        x, y = payload.get("x"), payload.get("y")
+        coordinates = (
+            (float(x), float(y))
+            if isinstance(x, int | float) and isinstance(y, int | float)
+            else None
+        )
+        event = kind(stepId=step.step_id, action=step.action, coordinates=coordinates)
         captured_at = payload.get("capturedAt")
-        number = payload.get("stepNumber")
         self.captured += 1
         self._on_step(
             CapturedStep(
                 event,
-                payload.get("guideUrl") if isinstance(payload.get("guideUrl"), str) else None,
-                number if isinstance(number, int) else 0,
-                str(payload.get("route") or "")[:2000],
+                guide.url,
+                step.number,
+                self.route,
                 float(captured_at) if isinstance(captured_at, int | float) else time.time() * 1000,
             )
         )

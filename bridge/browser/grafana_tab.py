@@ -6,10 +6,12 @@ the page's `window.grafanaBootData`, else the sandbox's default.
 
 from __future__ import annotations
 
+from importlib import resources
+from typing import Any
 from urllib.parse import quote
 
+from playwright.async_api import BrowserContext, Frame, Page
 from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import Page
 
 from bridge.browser.contract import PathfinderContract
 from bridge.config import BrowserConfig
@@ -17,6 +19,10 @@ from bridge.errors import BridgeError
 
 FALLBACK_VERSION = "12.0.0"
 BOOT_VERSION = "() => window.grafanaBootData?.settings?.buildInfo?.version ?? null"
+#: A function over the contract (js/guide_steps.js): the guide the docs panel shows, with its steps.
+GUIDE_STEPS = (
+    resources.files("bridge.browser").joinpath("js", "guide_steps.js").read_text(encoding="utf-8")
+)
 
 
 async def open_grafana(page: Page, grafana_url: str) -> None:
@@ -46,3 +52,13 @@ async def open_guide(
         f"{grafana_url}{contract['plugin_path']}?{param}={quote(guide_url, safe='')}",
         wait_until="domcontentloaded",
     )
+
+
+async def add_guide_reader(context: BrowserContext) -> None:
+    """The same reader for our page scripts (replay.js), as `window.__pathfinderBridgeReadGuide`."""
+    await context.add_init_script(script=f"window.__pathfinderBridgeReadGuide = {GUIDE_STEPS};")
+
+
+async def read_guide(where: Page | Frame, contract: PathfinderContract) -> Any:
+    """What the docs panel in `where` shows: `{url, steps}` as the page has it, or None."""
+    return await where.evaluate(GUIDE_STEPS, contract.data)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from importlib import resources
+from typing import Literal
 
 from playwright.async_api import (
     Browser,
@@ -31,6 +32,23 @@ class BrowserLaunchError(BridgeError):
     """Chromium could not be started."""
 
 
+NO_SANDBOX = "--no-sandbox"
+
+
+def running_as_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def chromium_sandbox(args: tuple[str, ...] | list[str], *, as_root: bool) -> bool:
+    """Whether Chromium keeps its sandbox (seccomp, namespaces) for this launch.
+
+    Chromium cannot start sandboxed as root, so root alone turns it off; everyone else keeps
+    it unless `browser.args` asks for --no-sandbox explicitly. (Playwright adds --no-sandbox
+    itself unless told that the sandbox is wanted, so this decision is passed to it.)
+    """
+    return not as_root and NO_SANDBOX not in args
+
+
 def wants_headless(config: BrowserConfig, forced: bool) -> bool:
     """--headless forces it; otherwise config, where 'auto' means headless without a display."""
     if forced:
@@ -49,6 +67,7 @@ async def launch_chromium(
 ) -> Browser:
     executable = find_chromium(config)
     args = list(config.args)
+    sandbox = chromium_sandbox(args, as_root=running_as_root())
     if remote_debugging_port is not None:
         # Loopback only: other tools on this machine may attach, nobody else.
         args += [
@@ -57,10 +76,16 @@ async def launch_chromium(
         ]
     try:
         return await playwright.chromium.launch(
-            executable_path=executable, headless=headless, args=args
+            executable_path=executable, headless=headless, args=args, chromium_sandbox=sandbox
         )
     except PlaywrightError as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else "unknown error"
+        if sandbox and "sandbox" in str(exc).lower():
+            raise BrowserLaunchError(
+                f"cannot start Chromium with its sandbox ({first_line}): allow unprivileged user "
+                "namespaces on this machine, or, knowing that page renderers then run without "
+                'seccomp, add "--no-sandbox" to browser.args'
+            ) from None
         raise BrowserLaunchError(
             f"cannot start Chromium ({executable or 'Playwright default'}): {first_line}. Install "
             "Debian's chromium (apt-get install chromium) or set browser.executable_path"
@@ -112,6 +137,7 @@ class AgentBrowser:
         *,
         login: GrafanaLogin | None = None,
         grafana_url: str = "",
+        service_workers: Literal["allow", "block"] = "allow",
     ) -> BrowserContext:
         browser = shared
         if browser is None:
@@ -125,6 +151,7 @@ class AgentBrowser:
         state = login.state if login is not None and login.kind is LoginKind.SAVED else None
         self.context = await browser.new_context(
             viewport=VIEWPORT,
+            service_workers=service_workers,
             storage_state=state.for_grafana(grafana_url).to_playwright()  # type: ignore[arg-type]
             if state is not None
             else None,

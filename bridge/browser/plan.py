@@ -2,18 +2,22 @@
 
 Guided mode turns show_me and do_it into a highlight. Follow mode performs do_it (button,
 highlight = click, formfill, navigate, hover, multistep in order) and highlights show_me.
-Everything unsafe is refused here, before the browser is touched: navigation off the
-attendee's own Grafana origin, `javascript:`/`data:` and other script URLs, enormous values,
-bad selectors. A refusal carries the reason the attendee and the presenter are told.
+Everything unsafe is refused here, before the browser is touched: while the attendee's docs
+panel shows a guide, any event that is not one of its steps (and what is done comes from the
+attendee's own step); navigation off the attendee's own Grafana origin, `javascript:`/`data:`
+and other script URLs, enormous values, selectors outside Pathfinder's dialect. A refusal
+carries the reason the attendee and the presenter are told.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from bridge.browser.contract import GrafanaSelectors
+from bridge.browser.guide import Guide
 from bridge.browser.locate import LocateError, Target, button_target, element_target
 from bridge.protocol.events import (
     AttendeeMode,
@@ -28,6 +32,7 @@ from bridge.protocol.events import (
 MAX_VALUE = 10_000
 MAX_STEPS = 32
 _SAFE_SCHEMES = ("http", "https")
+NOT_IN_GUIDE = "not a step of your guide"
 
 
 class StepKind(enum.StrEnum):
@@ -164,9 +169,22 @@ def _internal(
 
 
 def plan_replay(
-    event: StepEvent, mode: AttendeeMode, grafana: GrafanaSelectors, own_origin: str
+    event: StepEvent,
+    mode: AttendeeMode,
+    grafana: GrafanaSelectors,
+    own_origin: str,
+    guide: Guide | None = None,
 ) -> ReplayPlan:
-    """Decide what to do for one show_me or do_it, in this attendee's mode and Grafana."""
+    """Decide what to do for one show_me or do_it, in this attendee's mode and Grafana.
+
+    `guide` is what the attendee's own docs panel shows (None: no guide open). With one, the
+    event must name one of its steps, and that step (the attendee's copy) is what is replayed.
+    """
+    if guide is not None:
+        own = guide.step_for(event)
+        if own is None:
+            return ReplayPlan(event.stepId, refused=NOT_IN_GUIDE)
+        event = dataclasses.replace(event, action=own.action)
     action = event.action
     try:
         if isinstance(event, ShowMe) or mode is AttendeeMode.GUIDED:

@@ -78,7 +78,11 @@ def add_login_flags(parser: argparse.ArgumentParser, *, password: bool) -> None:
     )
     if password:
         parser.add_argument("--user", help="Grafana user to sign in as (or GRAFANA_USER)")
-        parser.add_argument("--password", help="Grafana password (or GRAFANA_PASSWORD)")
+        parser.add_argument(
+            "--password",
+            help="Grafana password. Avoid it: other users of this machine can read it in the "
+            "process list. Prefer GRAFANA_PASSWORD, or give --user alone to be asked for it",
+        )
 
 
 def grafana_login(args: argparse.Namespace, *, password: bool) -> GrafanaLogin:

@@ -25,6 +25,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--headed", action="store_true", help="show the browser")
     parser.add_argument("--pause", type=float, default=0.3, help="seconds between clicks")
     parser.add_argument(
+        "--report",
+        type=Path,
+        metavar="DIR",
+        help="write a session report with the attendees' screenshots to DIR/index.html",
+    )
+    parser.add_argument(
         "--pathfinder",
         type=Path,
         metavar="DIST",
@@ -35,13 +41,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from bridge.demo import Demo
+    from bridge.report.files import prepare_report_folder
 
     config = load(args, {})
+    if args.report is not None:
+        prepare_report_folder(args.report)
     demo = Demo(
         config,
         guide=args.guide,
         headless=not args.headed,
         pause=args.pause,
+        report=args.report,
         pathfinder=args.pathfinder,
     )
     return run_async(demo.run)

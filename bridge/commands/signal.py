@@ -24,6 +24,7 @@ _SERVER_FLAGS = (
     "key",
     "alive_timeout",
     "expire_timeout",
+    "reservation_grace",
     "allow_discovery",
     "allowed_origins",
     "tls_cert",
@@ -55,6 +56,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--expire-timeout", type=float, help="seconds a message waits for an absent peer"
     )
     parser.add_argument(
+        "--reservation-grace",
+        type=float,
+        metavar="SECONDS",
+        help="how long an id stays reserved for its token after its owner left (0: off)",
+    )
+    parser.add_argument(
         "--allow-discovery", action="store_true", default=None, help="serve the peer list"
     )
     parser.add_argument(
@@ -66,7 +73,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--tls-cert", help="certificate (PEM) to serve https and wss")
     parser.add_argument("--tls-key", help="private key (PEM) for --tls-cert")
-    parser.add_argument("--state-dir", help="where start/stop keep the pid and log files")
+    parser.add_argument(
+        "--state-dir", help="where the pid, log and reservation files live (owner-only)"
+    )
 
 
 def server_overrides(args: argparse.Namespace) -> dict[str, Any]:

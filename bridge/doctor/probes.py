@@ -262,7 +262,7 @@ class DoctorProbes:
         it is on, and leave."""
         from bridge.protocol.events import AttendeeMode, SessionStart
         from bridge.session.attendee import AttendeeSession, Deliver, Ended, Failed, Send
-        from bridge.session.live import now_ms
+        from bridge.session.live import binding_to_presenter, now_ms
         from bridge.transport.dataconnection import DataConnectionError
         from bridge.transport.peer import Peer, PeerUnavailableError
 
@@ -280,7 +280,8 @@ class DoctorProbes:
                     return PresenterObservation(**seen)
                 seen.update(found=True, connect_ms=_ms(started))
                 started = time.monotonic()
-                outputs = session.channel_opened(time.monotonic(), now_ms())
+                binding = binding_to_presenter(peer, connection)
+                outputs = session.channel_opened(time.monotonic(), now_ms(), binding)
                 while True:
                     for output in outputs:
                         if isinstance(output, Send):

@@ -4,6 +4,10 @@ Byte layouts follow peerjs-js-binarypack 2.x as bundled in peerjs 1.5.x: Message
 but strings (0xb0/0xd8/0xd9) and raw bytes (0xa0/0xda/0xdb) have their own tags, JavaScript
 `undefined` packs as nil, and integral numbers always pack as integers. Messages over
 16,300 bytes travel as chunks `{__peerData: id, n, data, total}` that the receiver joins.
+
+Decoding is bounded before anything is allocated: nesting depth, and the number of elements
+(array items and map entries) in the whole message, so a small message of empty arrays cannot
+turn into hundreds of megabytes of Python lists.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from bridge.errors import ProtocolError
 
 CHUNK_MTU = 16300
 MAX_DEPTH = 64
+#: Elements (array items plus map entries) one decoded message may hold, by default.
+MAX_ITEMS = 65536
 
 
 def pack(value: Any) -> bytes:
@@ -119,11 +125,20 @@ _FIXED = {
 
 
 class _Reader:
-    __slots__ = ("data", "index")
+    __slots__ = ("data", "index", "items_left", "max_depth", "max_items")
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, max_depth: int, max_items: int) -> None:
         self.data = data
         self.index = 0
+        self.max_depth = max_depth
+        self.max_items = max_items
+        self.items_left = max_items
+
+    def spend(self, count: int) -> None:
+        """Account for `count` more elements before the container that holds them is built."""
+        if count > self.items_left:
+            raise ProtocolError(f"BinaryPack message holds more than {self.max_items} elements")
+        self.items_left -= count
 
     def take(self, count: int) -> bytes:
         end = self.index + count
@@ -142,9 +157,10 @@ class _Reader:
         return len(self.data) - self.index
 
 
-def unpack(data: bytes) -> Any:
-    """Decode one BinaryPack value; raise ProtocolError for anything malformed or trailing."""
-    reader = _Reader(bytes(data))
+def unpack(data: bytes, *, max_depth: int = MAX_DEPTH, max_items: int = MAX_ITEMS) -> Any:
+    """Decode one BinaryPack value; raise ProtocolError for anything malformed or trailing,
+    nested deeper than `max_depth` or holding more than `max_items` elements."""
+    reader = _Reader(bytes(data), max_depth, max_items)
     value = _unpack(reader, 0)
     if reader.remaining():
         raise ProtocolError("trailing bytes after BinaryPack value")
@@ -152,7 +168,7 @@ def unpack(data: bytes) -> Any:
 
 
 def _unpack(reader: _Reader, depth: int) -> Any:
-    if depth > MAX_DEPTH:
+    if depth > reader.max_depth:
         raise ProtocolError("BinaryPack value nested too deeply")
     tag = reader.take(1)[0]
     if tag < 0x80:
@@ -205,12 +221,14 @@ def _decode_text(raw: bytes) -> str:
 def _unpack_array(reader: _Reader, size: int, depth: int) -> list[Any]:
     if size > reader.remaining():  # every item takes at least one byte
         raise ProtocolError("BinaryPack array longer than its data")
+    reader.spend(size)
     return [_unpack(reader, depth + 1) for _ in range(size)]
 
 
 def _unpack_map(reader: _Reader, size: int, depth: int) -> dict[str, Any]:
     if size * 2 > reader.remaining():
         raise ProtocolError("BinaryPack map longer than its data")
+    reader.spend(size)
     result: dict[str, Any] = {}
     for _ in range(size):
         key = _unpack(reader, depth + 1)

@@ -3,15 +3,14 @@
 The public key travels as SPKI DER, base64url without padding; signatures are WebCrypto's
 raw 64-byte r||s form (not DER), base64url. What is signed is the nonce's base64url-*decoded*
 bytes (16 random bytes), not its text: Pathfinder 2.16's `session-crypto.ts` signs and verifies
-`fromBase64url(nonce)`, and decodes with the browser's `atob`, which `from_base64url` reproduces.
+`fromBase64url(nonce)`, which `webbase64.b64url_decode` reproduces (the browser's `atob`).
+Our presenter signs a plain nonce only when it is exactly 16 bytes, so a plain signature can
+never stand for the longer bound proof (`proof.py`).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import secrets
-import string
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
@@ -23,44 +22,11 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 
 from bridge.errors import ProtocolError
+from bridge.protocol.webbase64 import b64url_decode, b64url_encode
 
 _ALGORITHM = ec.ECDSA(hashes.SHA256())
-
-
-def b64url_encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-_BASE64_ALPHABET = frozenset(string.ascii_letters + string.digits + "+/")
-_ASCII_WHITESPACE = frozenset("\t\n\f\r ")
-
-
-def atob(text: str) -> bytes:
-    """The browser's `atob`: WHATWG forgiving-base64 decode, or ProtocolError where it throws.
-
-    Unlike Python's lenient decoders it never skips a character it does not know: ASCII
-    whitespace is removed, one or two final "=" are allowed on a length divisible by 4, and
-    anything else outside the base64 alphabet is an error.
-    """
-    data = "".join(ch for ch in text if ch not in _ASCII_WHITESPACE)
-    if len(data) % 4 == 0:
-        data = data[:-2] if data.endswith("==") else data[:-1] if data.endswith("=") else data
-    if len(data) % 4 == 1 or not _BASE64_ALPHABET.issuperset(data):
-        raise ProtocolError("not base64")
-    try:
-        # Non-strict a2b_base64 drops the leftover bits of a short final group, as atob does.
-        return binascii.a2b_base64(data + "=" * (-len(data) % 4))
-    except binascii.Error:
-        raise ProtocolError("not base64") from None
-
-
-def b64url_decode(text: str) -> bytes:
-    """Pathfinder's `fromBase64url`: "-" and "_" become "+" and "/", then pad and `atob`."""
-    padded = text.replace("-", "+").replace("_", "/")
-    try:
-        return atob(padded + "=" * (-len(padded) % 4))
-    except ProtocolError:
-        raise ProtocolError("not base64url") from None
+#: The length of a challenge nonce, decoded (Pathfinder's `generateNonce`).
+NONCE_BYTES = 16
 
 
 def new_nonce() -> str:
@@ -107,10 +73,17 @@ class PresenterKey:
     def sign(self, nonce: str) -> str:
         """Sign the challenge `nonce` as Pathfinder does: its decoded bytes, not its text.
 
-        A nonce that is not base64url raises ProtocolError (upstream's `atob` throws and the
-        attendee gets no answer).
+        A nonce that is not base64url, or not 16 bytes once decoded, raises ProtocolError
+        (upstream's `atob` throws on the first and the attendee gets no answer).
         """
-        der = self.private_key.sign(b64url_decode(nonce), _ALGORITHM)
+        data = b64url_decode(nonce)
+        if len(data) != NONCE_BYTES:
+            raise ProtocolError(f"a challenge nonce must be {NONCE_BYTES} bytes")
+        return self.sign_bytes(data)
+
+    def sign_bytes(self, data: bytes) -> str:
+        """A raw r||s signature of `data`, base64url, as WebCrypto's `sign` returns it."""
+        der = self.private_key.sign(data, _ALGORITHM)
         r, s = decode_dss_signature(der)
         return b64url_encode(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
 
@@ -119,9 +92,17 @@ def verify(public_key: str, nonce: str, signature: str) -> bool:
     """True when `signature` (raw r||s, base64url) signs the decoded bytes of `nonce` under
     `public_key` (SPKI); False for anything malformed, as Pathfinder's `verifyChallenge`."""
     try:
+        data = b64url_decode(nonce)
+    except ProtocolError:
+        return False
+    return verify_bytes(public_key, data, signature)
+
+
+def verify_bytes(public_key: str, data: bytes, signature: str) -> bool:
+    """True when `signature` (raw r||s, base64url) signs `data` under `public_key` (SPKI)."""
+    try:
         key = serialization.load_der_public_key(b64url_decode(public_key))
         raw = b64url_decode(signature)
-        data = b64url_decode(nonce)
     except (ProtocolError, ValueError):
         return False
     if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):

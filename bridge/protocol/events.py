@@ -399,6 +399,7 @@ class ModeChange(SessionEvent):
 class AttendeeStatus(SessionEvent):
     TYPE: ClassVar[str] = "attendee_status"
     status: AttendeeState
+    #: Ours carries the step id; Pathfinder's type says a step number (2.16 never reads it).
     currentStep: str | None = None
     mode: AttendeeMode | None = None
     error: str | None = None
@@ -532,13 +533,17 @@ class ChatMessage(SessionEvent):
 
 @dataclass(frozen=True)
 class PresenterChallenge:
-    """Attendee -> presenter, before anything else: prove you hold the join code's key."""
+    """Attendee -> presenter, before anything else: prove you hold the join code's key.
+
+    `proof` is our extension (Pathfinder ignores it): "bound-v1" asks for the proof bound to
+    this connection (`bridge/protocol/proof.py`); None is upstream's plain proof."""
 
     TYPE: ClassVar[str] = "presenter_challenge"
     nonce: str
+    proof: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
-        return {"type": self.TYPE, "nonce": self.nonce}
+        return _drop_none({"type": self.TYPE, "nonce": self.nonce, "proof": self.proof})
 
 
 @dataclass(frozen=True)
@@ -546,9 +551,17 @@ class PresenterResponse:
     TYPE: ClassVar[str] = "presenter_response"
     nonce: str
     signature: str
+    proof: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
-        return {"type": self.TYPE, "nonce": self.nonce, "signature": self.signature}
+        return _drop_none(
+            {
+                "type": self.TYPE,
+                "nonce": self.nonce,
+                "signature": self.signature,
+                "proof": self.proof,
+            }
+        )
 
 
 EVENT_TYPES: dict[str, type[SessionEvent]] = {
@@ -578,9 +591,13 @@ Message = SessionEvent | PresenterChallenge | PresenterResponse
 _AuthParser = Callable[[_Fields], PresenterChallenge | PresenterResponse]
 _AUTH: dict[str, _AuthParser] = {
     # An empty or over-long nonce is answered by nobody (Pathfinder ignores it too).
-    "presenter_challenge": lambda f: PresenterChallenge(f.text("nonce", limit=128)),
+    "presenter_challenge": lambda f: PresenterChallenge(
+        f.text("nonce", limit=128), f.optional_text("proof", limit=32)
+    ),
     "presenter_response": lambda f: PresenterResponse(
-        f.text("nonce", limit=128), f.text("signature", limit=256)
+        f.text("nonce", limit=128),
+        f.text("signature", limit=256),
+        f.optional_text("proof", limit=32),
     ),
 }
 

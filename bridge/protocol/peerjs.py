@@ -56,7 +56,7 @@ class ErrorText(enum.StrEnum):
     FRAME_TOO_LARGE = "Message too large"
     BINARY_FRAME = "Binary messages are not supported"
     RATE_LIMITED = "Rate limit exceeded, message dropped"
-    QUEUE_FULL = "Destination queue is full, message dropped"
+    QUEUE_BUDGET = "Too much waiting for absent peers from you, message dropped"
 
 
 ID_TAKEN_TEXT = "ID is taken"

@@ -51,8 +51,14 @@ CLOSE_MESSAGE = {"__peerData": {"type": "close"}}
 
 @dataclass
 class ConnectionCodec:
+    """Encoder and decoder of one connection. The limits bound what the remote side can make
+    us allocate: a whole message's bytes (chunks joined), and for BinaryPack its nesting depth
+    and element count (JSON is checked the same way after parsing)."""
+
     serialization: Serialization = Serialization.BINARY
     max_message_bytes: int = 4 * 2**20
+    max_depth: int = binarypack.MAX_DEPTH
+    max_items: int = binarypack.MAX_ITEMS
     _next_chunk_id: int = 1
     _reassembler: binarypack.Reassembler = field(default_factory=binarypack.Reassembler)
 
@@ -90,10 +96,11 @@ class ConnectionCodec:
                 value = json.loads(frame)
             except (ValueError, RecursionError):
                 raise ProtocolError("malformed JSON on a json connection") from None
+            _check_shape(value, self.max_depth, self.max_items)
             return CLOSE if _is_close(value) else value
         if isinstance(frame, str):
             raise ProtocolError("text frame on a binary connection")
-        value = binarypack.unpack(frame)
+        value = binarypack.unpack(frame, max_depth=self.max_depth, max_items=self.max_items)
         if not (isinstance(value, dict) and value.get("__peerData")):
             return value
         if _is_close(value):
@@ -102,6 +109,27 @@ class ConnectionCodec:
         if whole is None:
             return PARTIAL
         return self.decode(whole, now)
+
+
+def _check_shape(value: Any, max_depth: int, max_items: int) -> None:
+    """The BinaryPack limits, for a value that JSON has already parsed."""
+    items = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        current, depth = stack.pop()
+        if depth > max_depth:
+            raise ProtocolError("JSON message nested too deeply")
+        children = (
+            list(current.values())
+            if isinstance(current, dict)
+            else current
+            if isinstance(current, list)
+            else ()
+        )
+        items += len(children)
+        if items > max_items:
+            raise ProtocolError(f"JSON message holds more than {max_items} elements")
+        stack.extend((child, depth + 1) for child in children)
 
 
 def _is_close(value: Any) -> bool:

@@ -15,13 +15,14 @@ import functools
 import http.server
 import json
 import mimetypes
+import sys
 import threading
 import time
 from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 from bridge.browser.contract import grafana_selectors, pathfinder_contract
 from bridge.errors import PortInUseError
@@ -50,6 +51,8 @@ class SandboxSettings:
     service_account_token: str = ""
     #: Extra elements on every page, for benchmarks on a Grafana-sized DOM (~10,000 nodes).
     extra_elements: int = 0
+    #: Security tests: `/redirect?to=URL` answers 302 to any URL, as an open redirect would.
+    open_redirect: bool = False
     #: The real Pathfinder panel in place of the imitation (`--pathfinder DIST`).
     real_panel: RealPanel | None = None
 
@@ -125,6 +128,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.logins.sign_out(self.headers.get("Cookie"))
             expired = f"{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"
             self._send(302, b"", "text/plain", (("Location", "/login"), ("Set-Cookie", expired)))
+        elif path == "/redirect" and self.settings.open_redirect:
+            location = parse_qs(urlsplit(self.path).query).get("to", ["/"])[0]
+            self._send(302, b"", "text/plain", (("Location", location),))
         elif path == "/login":
             self._send(200, self.page, "text/html; charset=utf-8")
         else:
@@ -273,12 +279,22 @@ def render_page(settings: SandboxSettings) -> bytes:
     return template.replace("/*BOOT*/", script).encode()
 
 
+class _HTTPServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A browser that closed its tab mid-answer is normal, not worth a traceback."""
+        if isinstance(sys.exc_info()[1], BrokenPipeError | ConnectionResetError):
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
 class SandboxServer:
     """`with SandboxServer(settings) as sandbox: sandbox.url`."""
 
     def __init__(self, settings: SandboxSettings | None = None) -> None:
         self.settings = settings or SandboxSettings()
-        self._httpd: http.server.ThreadingHTTPServer | None = None
+        self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -291,10 +307,14 @@ class SandboxServer:
         handler = type(
             "Handler",
             (_Handler,),
-            {"page": render_page(self.settings), "settings": self.settings, "logins": logins},
+            {
+                "page": render_page(self.settings),
+                "settings": self.settings,
+                "logins": logins,
+            },
         )
         try:
-            self._httpd = http.server.ThreadingHTTPServer(
+            self._httpd = _HTTPServer(
                 (self.settings.host, self.settings.port), functools.partial(handler)
             )
         except OSError as exc:
@@ -304,7 +324,6 @@ class SandboxServer:
                     f"port {self.settings.port} is in use{holder}; pick another with --port N"
                 ) from None
             raise
-        self._httpd.daemon_threads = True
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, name="sandbox", daemon=True
         )

@@ -1,7 +1,10 @@
 """The attendee's side of a Live Session, sans-I/O.
 
 The presenter is verified before anything else: the attendee sends a challenge, checks the
-signature against the join code's public key, and drops every other message until then.
+signature against the join code's public key, and drops every other message until then. With
+a code from our presenter (`proof: bound-v1`) it asks for, and accepts only, the proof bound to
+this connection (`bridge/protocol/proof.py`), so a peer that took the presenter's id cannot
+relay the real presenter's answer; with Pathfinder's codes it accepts upstream's plain proof.
 Only then does it join and pass the presenter's events on (`Deliver`). Everything the
 session decides comes back as outputs: `Send`, `Deliver`, `Rejected`, `Failed`, `Ended`.
 """
@@ -39,6 +42,7 @@ from bridge.protocol.events import (
     parse_message,
 )
 from bridge.protocol.joincode import JoinCode
+from bridge.protocol.proof import BOUND_PROOF, ChannelBinding, verify_bound
 
 logger = logging.getLogger("bridge.session")
 
@@ -110,10 +114,18 @@ class AttendeeSession:
     phase: AttendeePhase = AttendeePhase.CONNECTING
     config: SessionConfig | None = None
     dropped_before_verification: int = 0
+    #: The presenter answered the identity check wrongly: an impostor, never to be retried.
+    #: (No answer at all is not proof of anything: a busy presenter may refuse to answer.)
+    impostor: bool = False
     duplicates_dropped: int = 0
     #: The presenter's sequence number of the last event passed on; carried over a rejoin.
     last_seq: int = 0
+    #: When attendee_join went out and the last heartbeat came in (its sentAt, our epoch ms):
+    #: what `swarm` estimates the presenter's clock from (session_start answers the join).
+    join_sent_ms: int = 0
+    last_heartbeat: tuple[float, int] | None = None
     _nonce: str = ""
+    _binding: ChannelBinding | None = None
     _last_heard: float = 0.0
     _last_step: tuple[str, str, int] | None = None
     _deadline: float = 0.0
@@ -129,19 +141,46 @@ class AttendeeSession:
 
     # -- lifecycle ----------
 
-    def channel_opened(self, now: float, now_ms: int) -> list[Output]:
+    def channel_opened(
+        self, now: float, now_ms: int, binding: ChannelBinding | None = None
+    ) -> list[Output]:
+        """The data connection to the presenter is open; `binding` names it as this side sees
+        it (our peer id, the code's id, both DTLS fingerprints), for the bound proof."""
         if self.code.is_legacy:
-            # A bare 6-character code has no key: nothing to verify against.
-            logger.warning("[SessionManager] Legacy join code: the presenter cannot be verified")
-            return self._send_join(now, now_ms)
+            # A bare 6-character code has no key to verify the presenter against. Pathfinder
+            # 2.3.6+ refuses it too ("the legacy unauthenticated join path has been removed":
+            # its verifyChallenge fails without a key).
+            self._set_phase(AttendeePhase.FAILED)
+            return [
+                Failed(
+                    "this join code is a bare session id without the presenter's key, so the "
+                    "presenter cannot be verified; ask for the whole join code or join URL"
+                )
+            ]
+        if self.code.proof not in ("", BOUND_PROOF):
+            self._set_phase(AttendeePhase.FAILED)
+            return [
+                Failed(
+                    f"the join code asks for a presenter proof this version does not know "
+                    f"({self.code.proof[:32]!r}); update pathfinder-bridge"
+                )
+            ]
+        if self.code.proof == BOUND_PROOF and (binding is None or not binding.complete):
+            self._set_phase(AttendeePhase.FAILED)
+            return [
+                Failed("this connection cannot be identified, so the presenter cannot be verified")
+            ]
+        self._binding = binding if self.code.proof == BOUND_PROOF else None
         self._nonce = self.make_nonce()
         self._deadline = now + self.timings.challenge_timeout
         self._set_phase(AttendeePhase.VERIFYING)
-        return [Send(PresenterChallenge(self._nonce).to_wire())]
+        proof = BOUND_PROOF if self._binding is not None else None
+        return [Send(PresenterChallenge(self._nonce, proof).to_wire())]
 
     def _send_join(self, now: float, now_ms: int) -> list[Output]:
         self._set_phase(AttendeePhase.JOINING)
         self._deadline = now + self.timings.session_start_wait
+        self.join_sent_ms = now_ms
         join = AttendeeJoin(
             lastSeq=self.last_seq or None,
             name=self.name,
@@ -197,11 +236,14 @@ class AttendeeSession:
         return self._session_event(message, now_ms)
 
     def _check_response(self, response: PresenterResponse, now: float, now_ms: int) -> list[Output]:
-        if response.nonce == self._nonce and verify(
-            self.code.pubkey, self._nonce, response.signature
-        ):
+        if self._binding is not None:
+            valid = verify_bound(self.code.pubkey, self._nonce, self._binding, response.signature)
+        else:
+            valid = verify(self.code.pubkey, self._nonce, response.signature)
+        if response.nonce == self._nonce and valid:
             logger.info("[SessionManager] Presenter verified")
             return self._send_join(now, now_ms)
+        self.impostor = True
         self._set_phase(AttendeePhase.FAILED)
         return [
             Failed(
@@ -212,6 +254,7 @@ class AttendeeSession:
 
     def _session_event(self, event: SessionEvent, now_ms: int) -> list[Output]:
         if isinstance(event, Heartbeat):
+            self.last_heartbeat = (event.sentAt, now_ms)
             echo = Heartbeat(
                 sentAt=event.sentAt,
                 sessionId=self.code.id,
@@ -237,10 +280,11 @@ class AttendeeSession:
         if isinstance(event, SyncState):
             return self._sync(event)
         if isinstance(event, StepEvent):
-            # As Pathfinder: a repeat of the same type and step within 500 ms is one click.
+            # As Pathfinder (action-replay.ts): a repeat of the same type and step whose
+            # timestamp is within 500 ms of the last one, before or after, is one click.
             key = (event.TYPE, event.stepId, event.timestamp)
             last = self._last_step
-            if last and last[:2] == key[:2] and 0 <= key[2] - last[2] < DUPLICATE_WINDOW_MS:
+            if last and last[:2] == key[:2] and abs(key[2] - last[2]) < DUPLICATE_WINDOW_MS:
                 self.duplicates_dropped += 1
                 return []
             self._last_step = key

@@ -3,7 +3,8 @@
 `LivePresenter` owns a Peer, one reader task per attendee connection and a ticker;
 `LiveAttendee` owns a Peer, its connection to the presenter, a reader, a ticker and a supervisor
 that reconnects it. Both carry out the outputs of their sans-I/O session and never let one slow
-attendee block another.
+attendee block another. Their connections take only what a Live Session needs
+(`PRESENTER_READS`, `ATTENDEE_READS`): small messages, a bounded rate.
 """
 
 from __future__ import annotations
@@ -20,19 +21,49 @@ from bridge.errors import BridgeError
 from bridge.protocol.crypto import PresenterKey
 from bridge.protocol.events import AttendeeMode, AttendeeState, SessionEvent
 from bridge.protocol.joincode import JoinCode, new_session_id
+from bridge.protocol.proof import ChannelBinding
 from bridge.session import attendee as att
 from bridge.session import presenter as pres
 from bridge.session.session_file import PresenterIdentity
 from bridge.transport import memory
 from bridge.transport.backoff import backoff
-from bridge.transport.dataconnection import DataConnection, DataConnectionError
+from bridge.transport.dataconnection import ConnectionLimits, DataConnection, DataConnectionError
 from bridge.transport.endpoint import SignalingEndpoint
-from bridge.transport.peer import Peer
-from bridge.transport.signaling_client import SignalingError
+from bridge.transport.peer import Peer, PeerUnavailableError
+from bridge.transport.signaling_client import IdTakenError, SignalingError, SignalingState
 
 logger = logging.getLogger("bridge.session")
 
 TICK = 0.5
+#: An EXPIRE that answers our OFFER sooner than this is the server bouncing it off a busy
+#: presenter (our server does so at once); an absent id expires only after the server's
+#: expire timeout (5 s by default, 1 s at the least in practice).
+BUSY_EXPIRE_WITHIN = 0.5
+
+#: The largest session message either side accepts, chunks joined. Live Sessions messages are
+#: small objects; the largest real Pathfinder event seen was 21 KB (a step with a long value,
+#: sent chunked). 128 KiB leaves six times that, and holds a `targetValue` at its 64 K-character
+#: limit (EventLimits.max_value) when it is ASCII. Far below the transport's 4 MiB default: a
+#: 4 MB BinaryPack message of empty arrays cost the presenter 300-550 MB before these limits.
+SESSION_MESSAGE_BYTES = 128 * 1024
+#: What the presenter reads from each attendee: a heartbeat echo every 5 s, a status per event,
+#: the odd mode change, hand or chat. 20 frames/s (bursts of 100) is far above that.
+PRESENTER_READS = ConnectionLimits(
+    max_message_bytes=SESSION_MESSAGE_BYTES,
+    max_depth=16,
+    max_items=4096,
+    frames_per_second=20.0,
+    frame_burst=100.0,
+)
+#: What an attendee reads from its presenter: events at the pace of clicks, heartbeats, and a
+#: sync_state on (re)join; a message over 16,300 bytes is several frames.
+ATTENDEE_READS = ConnectionLimits(
+    max_message_bytes=SESSION_MESSAGE_BYTES,
+    max_depth=16,
+    max_items=4096,
+    frames_per_second=100.0,
+    frame_burst=400.0,
+)
 
 
 def now_ms() -> int:
@@ -66,6 +97,13 @@ class _Tasks:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
+def binding_to_presenter(peer: Peer, connection: DataConnection) -> ChannelBinding:
+    """How an attendee names its open connection to the presenter, for the bound proof: its
+    own peer id, the presenter's, and both DTLS fingerprints."""
+    ours, theirs = connection.fingerprints
+    return ChannelBinding(peer.id, connection.peer, ours, theirs)
+
+
 class LivePresenter:
     def __init__(
         self,
@@ -79,10 +117,15 @@ class LivePresenter:
         timings: pres.PresenterTimings | None = None,
         session_id: str | None = None,
         identity: PresenterIdentity | None = None,
+        on_id_taken: Callable[[str, bool], None] | None = None,
     ) -> None:
+        """`on_id_taken(session_id, taken)`: another peer holds our session id on the signaling
+        server (True; we keep trying to get it back), or it is ours again (False)."""
         self._client = client
         self._endpoint = endpoint
         self._on_notice = on_notice or (lambda notice: None)
+        self._on_id_taken = on_id_taken or (lambda session_id, taken: None)
+        self.id_taken = False
         self._identity = identity
         self._requested_id = identity.session_id if identity else session_id
         self.session = pres.PresenterSession(
@@ -99,7 +142,9 @@ class LivePresenter:
         self.dropped_sends = 0
 
     async def start(self) -> JoinCode:
-        """Register a fresh 6-character session id (retrying if taken); return the join code."""
+        """Register a fresh 6-character session id (another one if it is taken); return the
+        join code. A session file's id is ours already: if someone holds it, we say so and
+        keep trying in the background (`on_id_taken`)."""
         for attempt in range(5):
             session_id = self._requested_id or new_session_id()
             peer = Peer.for_client(
@@ -107,11 +152,16 @@ class LivePresenter:
                 self._client,
                 session_id,
                 token=self._identity.token if self._identity else None,
+                limits=PRESENTER_READS,
+                keep_id=self._identity is not None,
+            )
+            peer.on_signaling_state = lambda state, sid=session_id: self._signaling_state(
+                sid, state
             )
             try:
                 await peer.open()
-            except SignalingError as exc:
-                if "taken" in str(exc) and self._requested_id is None and attempt < 4:
+            except IdTakenError:
+                if self._requested_id is None and attempt < 4:
                     continue
                 raise
             self.peer = peer
@@ -146,14 +196,25 @@ class LivePresenter:
     def attendees(self) -> list[pres.Attendee]:
         return self.session.joined
 
+    def _signaling_state(self, session_id: str, state: SignalingState) -> None:
+        if state is SignalingState.TAKEN and not self.id_taken:
+            self.id_taken = True
+            self._on_id_taken(session_id, True)
+        elif state is SignalingState.OPEN and self.id_taken:
+            self.id_taken = False
+            logger.warning("[SessionManager] Session id %s is ours again", session_id)
+            self._on_id_taken(session_id, False)
+
     async def _accept_forever(self) -> None:
         assert self.peer is not None
         while True:
             connection = await self.peer.accept()
             self._connections[connection.connection_id] = connection
+            ours, theirs = connection.fingerprints
+            binding = ChannelBinding(connection.peer, self.session.session_id, theirs, ours)
             self._perform(
                 self.session.connection_opened(
-                    connection.connection_id, connection.peer, time.monotonic()
+                    connection.connection_id, connection.peer, time.monotonic(), binding
                 )
             )
             self._tasks.spawn(self._read(connection), f"read-{connection.connection_id}")
@@ -233,23 +294,57 @@ class LiveAttendee:
     async def join(self) -> None:
         """Connect, verify the presenter and join; raise SessionError when that fails."""
         self.outcome = asyncio.get_running_loop().create_future()
-        self.peer = Peer.for_client(self._endpoint, self._client, accept_incoming=False)
+        self.peer = Peer.for_client(
+            self._endpoint, self._client, accept_incoming=False, limits=ATTENDEE_READS
+        )
         await self.peer.open()
         try:
-            await self._connect_once()
+            await self._connect_first()
         except BaseException:
             await self.close(leave=False)
             raise
         self._tasks.spawn(self._tick_forever(), "attendee-tick")
         self._tasks.spawn(self._supervise(), "attendee-supervise")
 
-    async def _connect_once(self) -> None:
+    async def _connect_first(self) -> None:
+        """The first join. A presenter under an OFFER flood refuses or drops some OFFERs (it
+        answers none of those), so an attempt that gets no channel is retried with backoff,
+        each waiting longer (5 s, then doubling up to connect_timeout), for up to three times
+        connect_timeout in all."""
+        client = self._client
+        deadline = time.monotonic() + 3 * client.connect_timeout
+        delays = backoff(client.reconnect_initial, 2.0, client.reconnect_max)
+        attempt_timeout = min(5.0, client.connect_timeout)
+        while True:
+            try:
+                await self._connect_once(attempt_timeout)
+                return
+            except PeerUnavailableError as exc:
+                if exc.waited >= BUSY_EXPIRE_WITHIN:
+                    raise  # expired after the server's timeout: no such session
+                # Bounced at once: our server says the presenter is too far behind (a flood).
+                await self._retry_first(exc, next(delays), attempt_timeout, deadline)
+            except DataConnectionError as exc:
+                await self._retry_first(exc, next(delays), attempt_timeout, deadline)
+            attempt_timeout = min(2 * attempt_timeout, client.connect_timeout)
+
+    async def _retry_first(
+        self, error: DataConnectionError, delay: float, attempt_timeout: float, deadline: float
+    ) -> None:
+        """Wait before the next first-join attempt, or give up with `error` past the deadline."""
+        if time.monotonic() + delay + attempt_timeout > deadline:
+            raise error
+        logger.info("[SessionManager] No channel to the presenter yet (%s); retrying", error)
+        await asyncio.sleep(delay)
+
+    async def _connect_once(self, open_timeout: float | None = None) -> None:
         """One data connection, one handshake: verified and joined, or SessionError."""
         assert self.peer is not None and self.outcome is not None
         self._settled.clear()
         self._lost.clear()
-        self.connection = await self.peer.connect(self.session.code.id)
-        self._perform(self.session.channel_opened(time.monotonic(), now_ms()))
+        self.connection = await self.peer.connect(self.session.code.id, open_timeout=open_timeout)
+        binding = binding_to_presenter(self.peer, self.connection)
+        self._perform(self.session.channel_opened(time.monotonic(), now_ms(), binding))
         self._tasks.spawn(self._read(self.connection), "attendee-read")
         timings = self._timings
         try:
@@ -301,9 +396,10 @@ class LiveAttendee:
                 await self._connect_once()
                 return True
             except SessionError as exc:
-                if self.session.phase is att.AttendeePhase.FAILED:
+                if self.session.impostor:
                     self._finish(str(exc))  # an impostor: never retried
                     return False
+                logger.info("[SessionManager] Reconnect attempt failed: %s", exc)
             except (DataConnectionError, SignalingError) as exc:
                 logger.debug("[SessionManager] Reconnect attempt failed: %s", exc)
         self._finish(f"the presenter did not come back within {self._client.presenter_grace:g} s")

@@ -5,6 +5,12 @@ deadlines; `now_ms`, epoch milliseconds, for event timestamps) and returns what 
 `SendTo` a connection, `Disconnect` it, or a `Notice` for the user's screen. Rules follow
 Pathfinder 2.16: answer one challenge per connection, add attendees on attendee_join and
 answer with session_start, heartbeat every 5 s, close connections that never join.
+
+Challenges are where a session can be stolen (a peer holding our id relays its victims' nonces
+to us), so they are answered only during a connection's handshake (before attendee_join,
+within `ChallengeLimits.window` of the channel opening), a few per remote peer id and per
+minute, in the bound form when asked for it (`bridge/protocol/proof.py`), and in upstream's
+plain form only for 16-byte nonces.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import logging
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +47,7 @@ from bridge.protocol.events import (
     parse_message,
 )
 from bridge.protocol.joincode import JoinCode
+from bridge.protocol.proof import BOUND_PROOF, ChannelBinding, sign_bound
 
 logger = logging.getLogger("bridge.session")
 
@@ -48,8 +56,9 @@ PRESENTER_SENDER_ID = "presenter"
 
 @dataclass(frozen=True)
 class PresenterTimings:
-    """Pathfinder's: heartbeat every 5 s, an attendee silent for 15 s is disconnected, and
-    removed after a further 30 s unless it comes back."""
+    """Pathfinder's heartbeat every 5 s and 15 s without an echo before an attendee counts as
+    disconnected; ours then removes it after a further 30 s (Pathfinder 2.16 keeps a silent
+    attendee whose channel is open, and removes one 30 s after its channel closes)."""
 
     heartbeat_interval: float = 5.0
     join_deadline: float = 30.0
@@ -59,6 +68,24 @@ class PresenterTimings:
     @classmethod
     def for_heartbeat(cls, interval: float) -> PresenterTimings:
         return cls(interval, 30.0, 3 * interval, 6 * interval)
+
+
+@dataclass(frozen=True)
+class ChallengeLimits:
+    """How many identity proofs the presenter gives, and when.
+
+    A real attendee (ours or Pathfinder's) challenges once, right after its channel opens; ours
+    reconnects with backoff (one challenge per reconnect). So: only before attendee_join and
+    within `window` seconds of the channel opening (Pathfinder's attendee gives up after 10 s
+    anyway), at most `per_peer_per_minute` for one remote peer id, and `per_minute` plain
+    proofs in all. Only plain (Pathfinder's) proofs count towards `per_minute`: a bound proof
+    names its own connection, so it is worth nothing to anyone who hoards or relays it, and a
+    room of our attendees larger than `per_minute` may join within one minute.
+    """
+
+    window: float = 10.0
+    per_peer_per_minute: int = 6
+    per_minute: int = 120
 
 
 class AttendeeConnection(enum.StrEnum):
@@ -72,6 +99,7 @@ class Attendee:
     conn: str
     peer_id: str
     opened_at: float
+    binding: ChannelBinding | None = None
     name: str = ""
     mode: AttendeeMode = AttendeeMode.GUIDED
     joined_at_ms: int | None = None
@@ -124,6 +152,8 @@ class Notice:
     kind: NoticeKind
     attendee: Attendee
     detail: str = ""
+    #: For STATUS: the attendee's report itself (a recording keeps its fields).
+    status: AttendeeStatus | None = None
 
 
 Output = SendTo | Disconnect | Notice
@@ -138,16 +168,23 @@ class PresenterSession:
     default_mode: AttendeeMode = AttendeeMode.GUIDED
     timings: PresenterTimings = field(default_factory=PresenterTimings)
     limits: EventLimits = field(default_factory=EventLimits)
+    challenge_limits: ChallengeLimits = field(default_factory=ChallengeLimits)
     attendees: dict[str, Attendee] = field(default_factory=dict)
     step_number: int = 0
     ended: bool = False
     seq: int = 0
     last_step: StepEvent | None = None
+    #: Challenges refused by the limits (not answered), for tests and the curious.
+    challenges_refused: int = 0
     _next_heartbeat: float = 0.0
+    #: (time, remote peer id, plain proof) of every proof given in the last minute.
+    _answered: deque[tuple[float, str, bool]] = field(default_factory=deque)
 
     @property
     def join_code(self) -> JoinCode:
-        return JoinCode(self.session_id, self.name, self.tutorial_url, self.key.public_key)
+        return JoinCode(
+            self.session_id, self.name, self.tutorial_url, self.key.public_key, BOUND_PROOF
+        )
 
     @property
     def joined(self) -> list[Attendee]:
@@ -155,8 +192,12 @@ class PresenterSession:
 
     # -- connections ----------
 
-    def connection_opened(self, conn: str, peer_id: str, now: float) -> list[Output]:
-        self.attendees[conn] = Attendee(conn, peer_id, opened_at=now, last_seen=now)
+    def connection_opened(
+        self, conn: str, peer_id: str, now: float, binding: ChannelBinding | None = None
+    ) -> list[Output]:
+        """A data connection from `peer_id` (the id the signaling server vouches for) opened;
+        `binding` names it for the bound proof."""
+        self.attendees[conn] = Attendee(conn, peer_id, now, binding, last_seen=now)
         logger.debug("[SessionManager] Connection from %s (%s)", peer_id, conn)
         return []
 
@@ -182,7 +223,7 @@ class PresenterSession:
         if attendee.state is AttendeeConnection.DISCONNECTED:
             attendee.state = AttendeeConnection.CONNECTED
         if isinstance(message, PresenterChallenge):
-            return self._answer_challenge(attendee, message)
+            return self._answer_challenge(attendee, message, now)
         if isinstance(message, PresenterResponse):
             return []
         if isinstance(message, AttendeeJoin):
@@ -192,30 +233,62 @@ class PresenterSession:
             return []
         return self._attendee_event(attendee, message, now_ms)
 
-    def _answer_challenge(self, attendee: Attendee, challenge: PresenterChallenge) -> list[Output]:
+    def _answer_challenge(
+        self, attendee: Attendee, challenge: PresenterChallenge, now: float
+    ) -> list[Output]:
         if attendee.challenged or not challenge.nonce:
             return []  # one answer per connection, as Pathfinder
-        attendee.challenged = True
-        try:
-            signature = self.key.sign(challenge.nonce)
-        except ProtocolError:
-            # Upstream's atob throws inside its handler: no answer, and the one challenge
-            # of this connection is spent.
+        attendee.challenged = True  # spent, answered or not
+        refusal = self._challenge_refusal(attendee, now, bound=challenge.proof == BOUND_PROOF)
+        if refusal:
+            self.challenges_refused += 1
             logger.warning(
-                "[SessionManager] Ignored a challenge from %s: %s",
-                attendee.label,
-                "the nonce is not base64url",
+                "[SessionManager] Ignored a challenge from %s: %s", attendee.peer_id, refusal
             )
             return []
-        response = PresenterResponse(challenge.nonce, signature)
+        try:
+            if challenge.proof == BOUND_PROOF:
+                if attendee.binding is None:
+                    raise ProtocolError("this connection cannot be named for a bound proof")
+                signature = sign_bound(self.key, challenge.nonce, attendee.binding)
+            elif challenge.proof is None:
+                signature = self.key.sign(challenge.nonce)
+            else:
+                raise ProtocolError(f"unknown proof {challenge.proof[:32]!r}")
+        except ProtocolError as exc:
+            # Upstream's atob throws inside its handler: no answer, and the one challenge
+            # of this connection is spent.
+            logger.warning("[SessionManager] Ignored a challenge from %s: %s", attendee.label, exc)
+            return []
+        self._answered.append((now, attendee.peer_id, challenge.proof is None))
+        response = PresenterResponse(challenge.nonce, signature, challenge.proof)
         return [SendTo(attendee.conn, response.to_wire())]
 
+    def _challenge_refusal(self, attendee: Attendee, now: float, *, bound: bool) -> str:
+        """Why a challenge is not answered ('' when it is)."""
+        limits = self.challenge_limits
+        if attendee.joined_at_ms is not None:
+            return "challenged after joining"
+        if now - attendee.opened_at > limits.window:
+            return f"challenged more than {limits.window:g} s after connecting"
+        while self._answered and now - self._answered[0][0] >= 60.0:
+            self._answered.popleft()
+        if not bound and sum(plain for _, _, plain in self._answered) >= limits.per_minute:
+            return f"more than {limits.per_minute} plain challenges in a minute"
+        same_peer = sum(1 for _, peer, _ in self._answered if peer == attendee.peer_id)
+        if same_peer >= limits.per_peer_per_minute:
+            return f"more than {limits.per_peer_per_minute} challenges in a minute from this peer"
+        return ""
+
     def _join(self, attendee: Attendee, join: AttendeeJoin, now_ms: int) -> list[Output]:
-        first = attendee.joined_at_ms is None
+        if attendee.joined_at_ms is not None:
+            # As Pathfinder: one attendee_join per connection; a repeat is ignored (it would
+            # rename the attendee). A rejoin comes on a new connection.
+            logger.debug("[SessionManager] Ignored a repeated attendee_join")
+            return []
         attendee.name, attendee.mode = join.name, join.mode
         attendee.state = AttendeeConnection.CONNECTED
-        if first:
-            attendee.joined_at_ms = now_ms
+        attendee.joined_at_ms = now_ms
         logger.info("[SessionManager] Attendee joined: %s (%s)", attendee.label, attendee.mode)
         start = SessionStart(
             config=SessionConfig(self.name, self.tutorial_url, self.default_mode),
@@ -233,8 +306,7 @@ class PresenterSession:
                 **self._base(now_ms),
             )
             outputs.append(SendTo(attendee.conn, sync.to_wire()))
-        if first:
-            outputs.append(Notice(NoticeKind.JOINED, attendee, attendee.mode.value))
+        outputs.append(Notice(NoticeKind.JOINED, attendee, attendee.mode.value))
         return outputs
 
     def _attendee_event(self, attendee: Attendee, event: SessionEvent, now_ms: int) -> list[Output]:
@@ -258,7 +330,7 @@ class PresenterSession:
             else:
                 detail = f"{event.status.value}{step}"
             attendee.last_result = detail
-            return [Notice(NoticeKind.STATUS, attendee, detail)]
+            return [Notice(NoticeKind.STATUS, attendee, detail, event)]
         if isinstance(event, ChatMessage):
             return [Notice(NoticeKind.CHAT, attendee, event.message)]
         if isinstance(event, AttendeeLeave):

@@ -23,6 +23,7 @@ class RejectReason(enum.StrEnum):
     MALFORMED = "malformed"
     RATE_LIMITED = "rate_limited"
     QUEUE_FULL = "queue_full"
+    DESTINATION_BUSY = "destination_busy"
 
 
 @dataclass
@@ -38,7 +39,9 @@ class SignalingMetrics:
     def reject(self, reason: RejectReason) -> None:
         self.rejected[reason.value] += 1
 
-    def render(self, *, peers: int, queued_now: int) -> str:
+    def render(
+        self, *, peers: int, queued_now: int, queued_bytes: int = 0, reservations: int = 0
+    ) -> str:
         """Prometheus text format; every reason appears, so dashboards see zeros."""
         lines: list[str] = []
 
@@ -54,6 +57,18 @@ class SignalingMetrics:
             "gauge",
             "Messages waiting for an absent peer.",
             [("", queued_now)],
+        )
+        metric(
+            "pathfinder_signaling_queued_bytes",
+            "gauge",
+            "Bytes of messages waiting for an absent peer.",
+            [("", queued_bytes)],
+        )
+        metric(
+            "pathfinder_signaling_reservations",
+            "gauge",
+            "Ids held by a connected peer or reserved for one that went away.",
+            [("", reservations)],
         )
         metric(
             "pathfinder_signaling_connections_total",

@@ -1,8 +1,10 @@
-"""The realm: who is connected, what waits for whom, and what to send in reply.
+"""The realm: who is connected, which ids are reserved for whom, what waits for whom, and
+what to send in reply.
 
 Sans-I/O. Each connection is an opaque integer handle owned by the I/O layer; every
 method takes the current time and returns the actions (`Send`, `Close`) the I/O layer
-must perform. The rules are those of the npm `peer` 1.0.x server, plus limits.
+must perform. The rules are those of the npm `peer` 1.0.x server, plus limits, plus
+reservations: an id stays its token's while the owner is away, for `reservation_grace`.
 """
 
 from __future__ import annotations
@@ -27,16 +29,35 @@ from bridge.protocol.peerjs import (
     open_message,
     relayed,
 )
+from bridge.ratelimit import TokenBucket
 from bridge.signaling.metrics import RejectReason, SignalingMetrics
-from bridge.signaling.ratelimit import TokenBucket
+from bridge.signaling.payload import check_frame_structure, check_payload
+from bridge.signaling.reservations import (
+    MemoryReservationStore,
+    Reservation,
+    ReservationStore,
+    token_digest,
+)
 
 logger = logging.getLogger("bridge.signaling")
+
+#: What a queued message costs beyond its text (the entry, the deque slot, the str header).
+QUEUED_OVERHEAD = 200
+
+#: Relayed types a sender learns about (by EXPIRE) when they cannot be delivered.
+_ANSWERED_TYPES = frozenset({MessageType.OFFER, MessageType.ANSWER, MessageType.CANDIDATE})
 
 
 @dataclass(frozen=True)
 class Send:
     conn: int
     message: ServerMessage
+    #: The frame, when it is already serialized (a queued message keeps only its text).
+    frame: str | None = None
+
+    @property
+    def text(self) -> str:
+        return self.frame if self.frame is not None else self.message.serialize()
 
 
 @dataclass(frozen=True)
@@ -51,7 +72,7 @@ Action = Send | Close
 @dataclass
 class Client:
     id: str
-    token: str
+    token_digest: str
     conn: int
     ip: str
     last_seen: float
@@ -59,12 +80,22 @@ class Client:
     throttled: bool = False
 
 
+@dataclass(frozen=True)
+class QueuedMessage:
+    """A relayed message waiting for an absent peer: its frame text, never a parsed payload."""
+
+    type: MessageType
+    src: str
+    frame: str
+    size: int
+
+
 @dataclass
 class MessageQueue:
     """Messages for one absent peer; expires as a whole, like `peer`'s queue."""
 
     created: float
-    messages: deque[ServerMessage] = field(default_factory=deque)
+    messages: deque[QueuedMessage] = field(default_factory=deque)
 
 
 @dataclass(frozen=True)
@@ -74,17 +105,32 @@ class RealmSettings:
     expire_timeout: float
     concurrent_limit: int
     limits: LimitsConfig
+    #: Seconds an id stays reserved for its token after its owner left; 0 turns it off.
+    reservation_grace: float = 0.0
+
+
+def frame_size(text: str) -> int:
+    """Bytes a frame takes on the wire, and at least what its str takes in memory."""
+    return len(text) if text.isascii() else len(text.encode())
 
 
 class Realm:
-    def __init__(self, settings: RealmSettings, metrics: SignalingMetrics | None = None) -> None:
+    def __init__(
+        self,
+        settings: RealmSettings,
+        metrics: SignalingMetrics | None = None,
+        store: ReservationStore | None = None,
+    ) -> None:
         self.settings = settings
         self.metrics = metrics if metrics is not None else SignalingMetrics()
+        self.store: ReservationStore = store if store is not None else MemoryReservationStore()
         self._clients: dict[str, Client] = {}
         self._by_conn: dict[int, Client] = {}
         self._per_ip: dict[str, int] = {}
         self._queues: dict[str, MessageQueue] = {}
         self._queued_total = 0
+        self._queued_bytes = 0
+        self._queued_bytes_by_sender: dict[str, int] = {}
 
     # -- queries ----------
 
@@ -95,6 +141,13 @@ class Realm:
     @property
     def queued_count(self) -> int:
         return self._queued_total
+
+    @property
+    def queued_bytes(self) -> int:
+        return self._queued_bytes
+
+    def queued_bytes_from(self, sender: str) -> int:
+        return self._queued_bytes_by_sender.get(sender, 0)
 
     def peer_ids(self) -> list[str]:
         return list(self._clients)
@@ -118,16 +171,24 @@ class Realm:
         if not is_valid_token(token, limits.max_token_length):
             return self._refuse(conn, RejectReason.BAD_TOKEN, ErrorText.INVALID_TOKEN)
 
+        digest = token_digest(self.store.salt, token)
+        reservation = self.store.get(id)
+        if reservation is not None and reservation.lapsed(now):
+            self.store.remove(id)
+            reservation = None
+        if reservation is not None and not hmac.compare_digest(reservation.token_digest, digest):
+            # Connected or away, the id is its token's: another token never takes it.
+            self.metrics.reject(RejectReason.ID_TAKEN)
+            logger.info("[Signaling] Refused id %s: reserved for another token", id)
+            return [Send(conn, id_taken_message()), Close(conn, "id taken")]
+
         actions: list[Action] = []
         existing = self._clients.get(id)
         if existing is not None:
-            if not hmac.compare_digest(token.encode(), existing.token.encode()):
-                self.metrics.reject(RejectReason.ID_TAKEN)
-                return [Send(conn, id_taken_message()), Close(conn, "id taken")]
             # Same id and token: a reconnect. The new socket replaces the old one.
             logger.info("[Signaling] Peer %s reconnected", id)
             actions.append(Close(existing.conn, "replaced by a reconnect"))
-            self._forget(existing)
+            self._forget(existing, now)
         else:
             if len(self._clients) >= self.settings.concurrent_limit:
                 return self._refuse(
@@ -135,36 +196,46 @@ class Realm:
                 )
             if self._per_ip.get(ip, 0) >= limits.max_connections_per_ip:
                 return self._refuse(conn, RejectReason.IP_LIMIT, ErrorText.IP_LIMIT_EXCEED)
-            logger.info("[Signaling] Peer %s connected from %s", id, ip)
+            if reservation is None:
+                if self.store.count() >= limits.max_reservations:
+                    return self._refuse(
+                        conn, RejectReason.CONCURRENT_LIMIT, ErrorText.CONNECTION_LIMIT_EXCEED
+                    )
+                if self.store.count_for_ip(ip) >= limits.max_reservations_per_ip:
+                    return self._refuse(conn, RejectReason.IP_LIMIT, ErrorText.IP_LIMIT_EXCEED)
+                logger.info("[Signaling] Peer %s connected from %s", id, ip)
+            else:
+                logger.info("[Signaling] Peer %s took back its reserved id from %s", id, ip)
 
         client = Client(
             id,
-            token,
+            digest,
             conn,
             ip,
             now,
             TokenBucket(limits.messages_per_second, float(limits.message_burst), updated=now),
         )
         self._remember(client)
+        self.store.put(Reservation(id, digest, None, ip))
         self.metrics.connections += 1
         actions.append(Send(conn, open_message()))
         actions.extend(self._drain_queue(id))
         return actions
 
-    def disconnect(self, conn: int) -> list[Action]:
+    def disconnect(self, conn: int, *, now: float) -> list[Action]:
         """The socket `conn` closed. A socket already replaced by a reconnect changes nothing."""
         client = self._by_conn.get(conn)
         if client is not None:
             logger.info("[Signaling] Peer %s disconnected", client.id)
-            self._forget(client)
+            self._forget(client, now)
         return []
 
-    def send_failed(self, conn: int, message: ServerMessage) -> list[Action]:
-        """Delivering `message` on `conn` failed: that peer is dead; tell the sender it left."""
+    def send_failed(self, conn: int, message: ServerMessage, *, now: float) -> list[Action]:
+        """`conn` is closed or closing: that peer is dead; tell the sender it left."""
         client = self._by_conn.get(conn)
         actions: list[Action] = [Close(conn, "send failed")]
         if client is not None:
-            self._forget(client)
+            self._forget(client, now)
             if message.src and message.type is not MessageType.LEAVE:
                 sender = self._clients.get(message.src)
                 if sender is not None:
@@ -172,6 +243,25 @@ class Realm:
                         Send(sender.conn, ServerMessage(MessageType.LEAVE, client.id, message.src))
                     )
         return actions
+
+    def send_refused(self, conn: int, message: ServerMessage) -> list[Action]:
+        """`conn` is alive but far behind in reading: `message` is dropped, not its reader.
+
+        The sender pays: it gets EXPIRE from the destination (PeerJS's "could not reach this
+        peer", which does not end a PeerJS client as an ERROR would). The slow reader keeps
+        its socket and id; heartbeats and `alive_timeout` decide whether it is dead.
+        """
+        self.metrics.reject(RejectReason.DESTINATION_BUSY)
+        client = self._by_conn.get(conn)
+        if client is None or message.src is None or message.type not in _ANSWERED_TYPES:
+            return []
+        sender = self._clients.get(message.src)
+        if sender is None or sender is client:
+            return []
+        logger.info(
+            "[Signaling] %s is not reading; refused %s from %s", client.id, message.type, sender.id
+        )
+        return [Send(sender.conn, ServerMessage(MessageType.EXPIRE, client.id, sender.id))]
 
     # -- messages ----------
 
@@ -186,7 +276,7 @@ class Realm:
             len(text) * 4 > limits.max_frame_bytes and len(text.encode()) > limits.max_frame_bytes
         ):
             self.metrics.reject(RejectReason.FRAME_TOO_LARGE)
-            self._forget(client)
+            self._forget(client, now)
             return [
                 Send(conn, error_message(ErrorText.FRAME_TOO_LARGE)),
                 Close(conn, "frame too large"),
@@ -200,7 +290,9 @@ class Realm:
             return [Send(conn, error_message(ErrorText.RATE_LIMITED))]
         client.throttled = False
         try:
+            check_frame_structure(text)
             message = ClientMessage.parse(text, max_id_length=limits.max_id_length)
+            check_payload(message.payload)
         except ProtocolError as exc:
             self.metrics.reject(RejectReason.MALFORMED)
             return [Send(conn, error_message(f"Invalid message: {exc}"))]
@@ -226,7 +318,8 @@ class Realm:
             sender = self._clients.get(message.src)
             if sender is not None:
                 logger.info("[Signaling] Peer %s left", sender.id)
-                self._forget(sender)
+                # Leaving on purpose gives the id up at once.
+                self._forget(sender, now, release=True)
                 return [Close(sender.conn, "left")]
             return []
         if message.type in UNQUEUED_TYPES or message.dst is None:
@@ -236,17 +329,30 @@ class Realm:
     def _enqueue(self, message: ServerMessage, now: float) -> list[Action]:
         assert message.dst is not None and message.src is not None
         limits = self.settings.limits
-        queue = self._queues.get(message.dst)
-        size = len(queue.messages) if queue else 0
-        if size >= limits.max_queued_per_peer or self._queued_total >= limits.max_queued_total:
+        sender = self._clients.get(message.src)
+        frame = message.serialize()
+        size = frame_size(frame) + QUEUED_OVERHEAD
+        if self.queued_bytes_from(message.src) + size > limits.max_queued_bytes_per_sender:
+            # The sender's own budget: its fault, and ERROR tells it so.
             self.metrics.reject(RejectReason.QUEUE_FULL)
-            sender = self._clients.get(message.src)
-            return [Send(sender.conn, error_message(ErrorText.QUEUE_FULL))] if sender else []
+            return [Send(sender.conn, error_message(ErrorText.QUEUE_BUDGET))] if sender else []
+        queue = self._queues.get(message.dst)
+        if (
+            (queue is not None and len(queue.messages) >= limits.max_queued_per_peer)
+            or self._queued_total >= limits.max_queued_total
+            or self._queued_bytes + size > limits.max_queued_bytes_total
+        ):
+            # Shared budgets that others may have filled: answer as if the peer expired, which
+            # a PeerJS client survives (an ERROR would end it).
+            self.metrics.reject(RejectReason.QUEUE_FULL)
+            if sender is None:
+                return []
+            return [Send(sender.conn, ServerMessage(MessageType.EXPIRE, message.dst, sender.id))]
         if queue is None:
             # `peer` stamps the queue when it is created and expires it as a whole.
             queue = self._queues[message.dst] = MessageQueue(created=now)
-        queue.messages.append(message)
-        self._queued_total += 1
+        queue.messages.append(QueuedMessage(message.type, message.src, frame, size))
+        self._count_queued(message.src, size, 1)
         self.metrics.queued += 1
         logger.debug("[Signaling] Queued %s for absent %s", message.type, message.dst)
         return []
@@ -255,39 +361,52 @@ class Realm:
         queue = self._queues.pop(id, None)
         if queue is None:
             return []
-        self._queued_total -= len(queue.messages)
         client = self._clients[id]
-        for message in queue.messages:
-            self.metrics.relayed[message.type.value] += 1
-        return [Send(client.conn, message) for message in queue.messages]
+        actions: list[Action] = []
+        for queued in queue.messages:
+            self._count_queued(queued.src, -queued.size, -1)
+            self.metrics.relayed[queued.type.value] += 1
+            routing = ServerMessage(queued.type, queued.src, id)
+            actions.append(Send(client.conn, routing, queued.frame))
+        return actions
+
+    def _count_queued(self, sender: str, size: int, count: int) -> None:
+        self._queued_total += count
+        self._queued_bytes += size
+        left = self._queued_bytes_by_sender.get(sender, 0) + size
+        if left > 0:
+            self._queued_bytes_by_sender[sender] = left
+        else:
+            self._queued_bytes_by_sender.pop(sender, None)
 
     # -- time ----------
 
     def tick(self, now: float) -> list[Action]:
-        """Drop silent peers and expire old queues; run every `cleanup_interval`."""
+        """Drop silent peers, lapse reservations and expire old queues; run every
+        `cleanup_interval`."""
         actions: list[Action] = []
         for client in list(self._clients.values()):
             if now - client.last_seen >= self.settings.alive_timeout:
                 logger.info("[Signaling] Peer %s timed out", client.id)
                 self.metrics.timed_out += 1
-                self._forget(client)
-                self._drop_queue(client.id)
+                self._forget(client, now)
                 actions.append(Close(client.conn, "alive timeout"))
+        for reservation in self.store.lapse(now):
+            logger.info("[Signaling] Reservation of %s lapsed", reservation.id)
         for dst, queue in list(self._queues.items()):
             if now - queue.created < self.settings.expire_timeout:
                 continue
             del self._queues[dst]
-            self._queued_total -= len(queue.messages)
-            self.metrics.expired += len(queue.messages)
             told: set[str] = set()
-            for message in queue.messages:
-                assert message.src is not None
-                if message.src in told:
+            for queued in queue.messages:
+                self._count_queued(queued.src, -queued.size, -1)
+                self.metrics.expired += 1
+                if queued.src in told:
                     continue
-                told.add(message.src)
-                sender = self._clients.get(message.src)
+                told.add(queued.src)
+                sender = self._clients.get(queued.src)
                 if sender is not None:
-                    expire = ServerMessage(MessageType.EXPIRE, dst, message.src)
+                    expire = ServerMessage(MessageType.EXPIRE, dst, queued.src)
                     self.metrics.relayed[MessageType.EXPIRE.value] += 1
                     actions.append(Send(sender.conn, expire))
         return actions
@@ -304,18 +423,20 @@ class Realm:
         self._by_conn[client.conn] = client
         self._per_ip[client.ip] = self._per_ip.get(client.ip, 0) + 1
 
-    def _forget(self, client: Client) -> None:
+    def _forget(self, client: Client, now: float, *, release: bool = False) -> None:
+        """`client`'s socket is gone. Its id stays reserved for its token for the grace
+        period, unless it left on purpose (or reservations are off)."""
         if self._clients.get(client.id) is client:
             del self._clients[client.id]
             self.metrics.disconnections += 1
+            grace = self.settings.reservation_grace
+            if release or grace <= 0:
+                self.store.remove(client.id)
+            else:
+                self.store.put(Reservation(client.id, client.token_digest, now + grace, client.ip))
         self._by_conn.pop(client.conn, None)
         remaining = self._per_ip.get(client.ip, 0) - 1
         if remaining > 0:
             self._per_ip[client.ip] = remaining
         else:
             self._per_ip.pop(client.ip, None)
-
-    def _drop_queue(self, id: str) -> None:
-        queue = self._queues.pop(id, None)
-        if queue is not None:
-            self._queued_total -= len(queue.messages)

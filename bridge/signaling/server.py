@@ -1,13 +1,14 @@
 """The signaling server's I/O layer: websockets sockets and timers around the sans-I/O Realm.
 
-It owns three kinds of tasks: the websockets server (one handler per connection), the
-cleanup ticker, and short-lived closers for sockets other than the current one. All are
-cancelled by `close()`.
+It owns four kinds of tasks: the websockets server (one handler per connection), the
+cleanup ticker, the keeper of the reservation file, and short-lived closers for sockets
+other than the current one. All are cancelled by `close()`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import errno
 import itertools
 import logging
@@ -27,24 +28,48 @@ from websockets.protocol import State
 
 from bridge.config import ServerConfig
 from bridge.errors import ConfigError, PortInUseError
-from bridge.protocol.peerjs import ServerMessage
+from bridge.signaling.files import reservations_file
 from bridge.signaling.metrics import RejectReason
 from bridge.signaling.ports import describe_port_holder
 from bridge.signaling.realm import Action, Close, Realm, RealmSettings, Send
+from bridge.signaling.reservation_file import ReservationFile
 from bridge.signaling.routes import Router, websocket_params
 
 logger = logging.getLogger("bridge.signaling")
 
-#: A peer whose unread output passes this is treated as dead: it never slows the others.
-MAX_WRITE_BUFFER = 1 << 20
+
+class SendResult(enum.Enum):
+    SENT = "sent"
+    #: The peer is alive but has `max_unsent_bytes` not yet read: the message is dropped.
+    REFUSED = "refused"
+    #: The socket is closing or closed.
+    DEAD = "dead"
 
 
 class SignalingServer:
     """A PeerJS-compatible signaling server. Use `async with SignalingServer(config):`."""
 
-    def __init__(self, config: ServerConfig, *, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        config: ServerConfig,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ):
         self.config = config
         self._clock = clock
+        # A server on a random port cannot be the same server after a restart: nothing to keep.
+        self.reservation_file = (
+            ReservationFile(
+                reservations_file(config),
+                grace=config.reservation_grace,
+                max_reservations=config.limits.max_reservations,
+                clock=clock,
+                wall_clock=wall_clock,
+            )
+            if config.reservation_grace > 0 and config.port != 0
+            else None
+        )
         self.realm = Realm(
             RealmSettings(
                 key=config.key,
@@ -52,6 +77,7 @@ class SignalingServer:
                 expire_timeout=config.expire_timeout,
                 concurrent_limit=config.concurrent_limit,
                 limits=config.limits,
+                reservation_grace=config.reservation_grace,
             )
         )
         self.router = Router(
@@ -66,11 +92,15 @@ class SignalingServer:
         self._conn_ids = itertools.count(1)
         self._server: Server | None = None
         self._ticker: asyncio.Task[None] | None = None
+        self._keeper: asyncio.Task[None] | None = None
         self._closers: set[asyncio.Task[None]] = set()
 
     # -- lifecycle ----------
 
     async def start(self) -> None:
+        if self.reservation_file is not None:
+            # Before the port opens: no one may register while the old reservations are unknown.
+            self.realm.store = self.reservation_file.load()
         try:
             self._server = await serve(
                 self._handle,
@@ -95,6 +125,10 @@ class SignalingServer:
                 ) from None
             raise
         self._ticker = asyncio.create_task(self._tick_forever(), name="signaling-ticker")
+        if self.reservation_file is not None:
+            self._keeper = asyncio.create_task(
+                self.reservation_file.keep(self.realm.store), name="signaling-reservations"
+            )
 
     async def close(self) -> None:
         if self._ticker is not None:
@@ -108,6 +142,12 @@ class SignalingServer:
         for task in list(self._closers):
             task.cancel()
         await asyncio.gather(*self._closers, return_exceptions=True)
+        if self._keeper is not None:
+            self._keeper.cancel()
+            await asyncio.gather(self._keeper, return_exceptions=True)
+            self._keeper = None
+        if self.reservation_file is not None:
+            self.reservation_file.save(self.realm.store)
 
     async def __aenter__(self) -> SignalingServer:
         await self.start()
@@ -140,7 +180,10 @@ class SignalingServer:
 
     def metrics_text(self) -> str:
         return self.realm.metrics.render(
-            peers=self.realm.peer_count, queued_now=self.realm.queued_count
+            peers=self.realm.peer_count,
+            queued_now=self.realm.queued_count,
+            queued_bytes=self.realm.queued_bytes,
+            reservations=self.realm.store.count(),
         )
 
     def _ssl_context(self) -> ssl.SSLContext | None:
@@ -186,6 +229,7 @@ class SignalingServer:
             actions = self.realm.connect(
                 conn, id=params.id, token=params.token, key=params.key, ip=ip, now=self._clock()
             )
+            self._reservations_changed()
             if await self._perform(actions, current=conn):
                 return
             async for frame in ws:
@@ -208,7 +252,8 @@ class SignalingServer:
                 self.realm.metrics.reject(RejectReason.FRAME_TOO_LARGE)
         finally:
             self._sockets.pop(conn, None)
-            self.realm.disconnect(conn)
+            self.realm.disconnect(conn, now=self._clock())
+            self._reservations_changed()
 
     async def _perform(self, actions: list[Action], *, current: int) -> bool:
         """Carry out the realm's actions; return True when `current` must stop."""
@@ -232,23 +277,29 @@ class SignalingServer:
             follow_up: list[Action] = []
             for action in pending:
                 if isinstance(action, Send):
-                    if not self._send(action.conn, action.message):
-                        follow_up.extend(self.realm.send_failed(action.conn, action.message))
+                    result = self._send(action)
+                    if result is SendResult.REFUSED:
+                        follow_up.extend(self.realm.send_refused(action.conn, action.message))
+                    elif result is SendResult.DEAD:
+                        follow_up.extend(
+                            self.realm.send_failed(action.conn, action.message, now=self._clock())
+                        )
                 else:
                     closes.append(action)
             pending = follow_up
         return closes
 
-    def _send(self, conn: int, message: ServerMessage) -> bool:
-        ws = self._sockets.get(conn)
+    def _send(self, action: Send) -> SendResult:
+        ws = self._sockets.get(action.conn)
         if ws is None or ws.state is not State.OPEN:
-            return False
-        if ws.transport.get_write_buffer_size() > MAX_WRITE_BUFFER:
-            logger.warning("[Signaling] Peer on connection %d is not reading; dropping it", conn)
-            return False
+            return SendResult.DEAD
+        # A reader this far behind gets nothing more, but keeps its socket and id: dropping
+        # it would let whoever floods it free its id (issue 9).
+        if ws.transport.get_write_buffer_size() > self.config.limits.max_unsent_bytes:
+            return SendResult.REFUSED
         # broadcast() writes without awaiting the peer: one slow peer never blocks another.
-        broadcast([ws], message.serialize())
-        return True
+        broadcast([ws], action.text)
+        return SendResult.SENT
 
     def _close_later(self, conn: int, reason: str) -> None:
         ws = self._sockets.get(conn)
@@ -263,4 +314,10 @@ class SignalingServer:
     async def _tick_forever(self) -> None:
         while True:
             await asyncio.sleep(self.config.cleanup_interval)
-            await self._perform(self.realm.tick(self._clock()), current=0)
+            actions = self.realm.tick(self._clock())
+            self._reservations_changed()
+            await self._perform(actions, current=0)
+
+    def _reservations_changed(self) -> None:
+        if self.reservation_file is not None:
+            self.reservation_file.changed()

@@ -18,17 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bridge.config import ServerConfig
-from bridge.errors import ServiceError
+from bridge.errors import BridgeError, ServiceError
+from bridge.signaling.files import ensure_private_dir, open_private_log, state_dir, write_private
 
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 5.0
-
-
-def state_dir(config: ServerConfig) -> Path:
-    if config.state_dir:
-        return Path(config.state_dir).expanduser()
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "pathfinder-bridge"
 
 
 @dataclass(frozen=True)
@@ -106,8 +100,14 @@ def start(config: ServerConfig, server_args: list[str]) -> ServiceStatus:
     current = status(config)
     if current.running:
         raise ServiceError(f"already running: pid {current.pid} on port {config.port}")
-    files.pid.parent.mkdir(parents=True, exist_ok=True)
-    with files.log.open("ab") as log:
+    # The log holds peer ids and addresses, the pid file decides what `stop` signals:
+    # neither is anybody else's business.
+    try:
+        ensure_private_dir(files.pid.parent)
+        log = open_private_log(files.log)
+    except (OSError, BridgeError) as exc:
+        raise ServiceError(f"cannot use {files.log}: {exc}") from None
+    try:
         process = subprocess.Popen(
             [sys.executable, "-m", "bridge", "signal", *server_args],
             stdin=subprocess.DEVNULL,
@@ -115,13 +115,15 @@ def start(config: ServerConfig, server_args: list[str]) -> ServiceStatus:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    finally:
+        os.close(log)
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
             tail = files.log.read_text(errors="replace").strip().splitlines()[-3:]
             raise ServiceError("the server did not start: " + " / ".join(tail))
         if _fetch_peers(config.url) is not None:
-            files.pid.write_text(json.dumps({"pid": process.pid, "port": config.port}))
+            write_private(files.pid, json.dumps({"pid": process.pid, "port": config.port}))
             return ServiceStatus(True, process.pid, config.port, config.url, 0)
         time.sleep(0.1)
     process.terminate()

@@ -16,6 +16,7 @@ import secrets
 import string
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiortc import (
@@ -30,12 +31,19 @@ from aiortc.sdp import candidate_from_sdp
 
 from bridge.config import IceServerConfig
 from bridge.errors import BridgeError, ProtocolError
+from bridge.protocol import binarypack
+from bridge.protocol.proof import sdp_fingerprint
 from bridge.protocol.serialization import CLOSE, PARTIAL, ConnectionCodec, Serialization
+from bridge.ratelimit import TokenBucket
 
 logger = logging.getLogger("bridge.transport")
 
 #: Unsent bytes above which a peer counts as too slow to send to.
 MAX_BUFFERED = 1 << 20
+#: Seconds between two warnings about one peer sending over its rate.
+RATE_WARNING_INTERVAL = 10.0
+#: Candidates kept while the remote description is not set yet (browsers send a handful).
+MAX_EARLY_CANDIDATES = 64
 
 
 class DataConnectionError(BridgeError):
@@ -48,6 +56,19 @@ class ConnectionClosedError(DataConnectionError):
 
 class SlowPeerError(DataConnectionError):
     """The remote side is not reading fast enough; the message was not queued."""
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    """What one data connection takes from its remote side: the size, depth and element count
+    of a message, and how many frames a second (0: no rate limit). Frames over the rate are
+    dropped before they are decoded."""
+
+    max_message_bytes: int = 4 * 2**20
+    max_depth: int = binarypack.MAX_DEPTH
+    max_items: int = binarypack.MAX_ITEMS
+    frames_per_second: float = 0.0
+    frame_burst: float = 0.0
 
 
 class ConnectionState(enum.Enum):
@@ -96,13 +117,25 @@ class DataConnection:
         metadata: Any = None,
         max_queued: int = 1000,
         ice_transport_policy: str = "all",
+        limits: ConnectionLimits | None = None,
     ) -> None:
         self.peer = peer
         self.connection_id = connection_id
         self.serialization = serialization
         self.reliable = reliable
         self.metadata = metadata
-        self.codec = ConnectionCodec(serialization)
+        limits = limits or ConnectionLimits()
+        self.codec = ConnectionCodec(
+            serialization, limits.max_message_bytes, limits.max_depth, limits.max_items
+        )
+        self._rate = (
+            TokenBucket(limits.frames_per_second, limits.frame_burst, updated=time.monotonic())
+            if limits.frames_per_second > 0
+            else None
+        )
+        #: Frames dropped for exceeding the rate; a warning is logged at most every 10 s.
+        self.frames_over_rate = 0
+        self._rate_warned_at = -RATE_WARNING_INTERVAL
         self.pc = RTCPeerConnection(rtc_configuration(ice_servers, ice_transport_policy))
         self.channel: RTCDataChannel | None = None
         self.state = ConnectionState.NEGOTIATING
@@ -163,7 +196,8 @@ class DataConnection:
 
     async def handle_candidate(self, candidate: dict[str, Any]) -> None:
         if not self._remote_set:
-            self._pending_candidates.append(candidate)
+            if len(self._pending_candidates) < MAX_EARLY_CANDIDATES:
+                self._pending_candidates.append(candidate)
             return
         await self._add_candidate(candidate)
 
@@ -210,8 +244,21 @@ class DataConnection:
             self.opened.set()
 
     def _on_message(self, frame: bytes | str) -> None:
+        now = time.monotonic()
+        if self._rate is not None and not self._rate.take(now):
+            self.frames_over_rate += 1
+            if now - self._rate_warned_at >= RATE_WARNING_INTERVAL:
+                self._rate_warned_at = now
+                logger.warning(
+                    "[Transport] %s sends faster than %g messages/s; dropping its messages "
+                    "(%d so far)",
+                    self.peer,
+                    self._rate.rate,
+                    self.frames_over_rate,
+                )
+            return
         try:
-            value = self.codec.decode(frame, time.monotonic())
+            value = self.codec.decode(frame, now)
         except ProtocolError as exc:
             logger.warning("[Transport] dropped a bad message from %s: %s", self.peer, exc)
             return
@@ -241,6 +288,19 @@ class DataConnection:
             self._inbox.put_nowait(CLOSE)
 
     # -- public API -------------------------------------------------------------------------------
+
+    @property
+    def fingerprints(self) -> tuple[str, str]:
+        """The sha-256 fingerprints of our DTLS certificate and the remote one ('' if unknown).
+
+        The remote one comes from its SDP, which DTLS has checked against the certificate it
+        presented (aiortc fails the handshake unless every sha-256/384/512 fingerprint matches),
+        so it names the peer we really talk to once the channel is open."""
+        local, remote = self.pc.localDescription, self.pc.remoteDescription
+        return (
+            sdp_fingerprint(local.sdp) if local is not None else "",
+            sdp_fingerprint(remote.sdp) if remote is not None else "",
+        )
 
     async def wait_open(self, seconds: float) -> None:
         try:

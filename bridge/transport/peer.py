@@ -2,6 +2,10 @@
 
 `Peer` owns its signaling client, its data connections, and one task per connection that
 negotiates it and reaps it when it closes; `close()` cancels and closes all of them.
+
+Incoming OFFERs are a resource anyone can spend, so they are bounded before anything is
+built: connections in all and per remote id, and negotiations under way through
+`NegotiationAdmission` (caps, pacing, fairness to newcomers). A refused OFFER gets no answer.
 """
 
 from __future__ import annotations
@@ -10,9 +14,10 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 import urllib.error
 import urllib.request
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from bridge.config import ClientConfig, IceServerConfig
@@ -20,7 +25,14 @@ from bridge.errors import ProtocolError
 from bridge.protocol.peerjs import ClientMessage, MessageType, ServerMessage, is_valid_id
 from bridge.protocol.serialization import Serialization
 from bridge.transport import memory
-from bridge.transport.dataconnection import DataConnection, DataConnectionError, new_connection_id
+from bridge.transport.admission import AdmissionLimits, NegotiationAdmission
+from bridge.transport.dataconnection import (
+    ConnectionLimits,
+    ConnectionState,
+    DataConnection,
+    DataConnectionError,
+    new_connection_id,
+)
 from bridge.transport.endpoint import SignalingEndpoint
 from bridge.transport.signaling_client import SignalingClient, SignalingError, SignalingState
 
@@ -28,7 +40,16 @@ logger = logging.getLogger("bridge.transport")
 
 
 class PeerUnavailableError(DataConnectionError):
-    """The remote peer id is not connected to the signaling server."""
+    """The signaling server answered our OFFER with EXPIRE: the remote id is not there, or
+    (on our server) it is too far behind to take more right now.
+
+    `waited` is how long the EXPIRE took: a server expires an OFFER to an absent id only
+    after its expire timeout (seconds), while a busy one bounces it at once.
+    """
+
+    def __init__(self, message: str, *, waited: float) -> None:
+        super().__init__(message)
+        self.waited = waited
 
 
 class Peer:
@@ -44,12 +65,24 @@ class Peer:
         ice_transport_policy: str = "all",
         token: str | None = None,
         accept_incoming: bool = True,
+        limits: ConnectionLimits | None = None,
+        admission: AdmissionLimits | None = None,
+        max_connections: int = 256,
+        max_connections_per_peer: int = 4,
+        keep_id: bool = False,
     ) -> None:
         self.endpoint = endpoint
         self.id = peer_id or ""
         self.ice_servers = ice_servers
         self.ice_transport_policy = ice_transport_policy
         self.accept_incoming = accept_incoming
+        self.limits = limits or ConnectionLimits()
+        self.admission = NegotiationAdmission(admission or AdmissionLimits())
+        self.max_connections = max_connections
+        self.max_connections_per_peer = max_connections_per_peer
+        self.keep_id = keep_id
+        #: Called with every change of the signaling registration (TAKEN, OPEN, ...).
+        self.on_signaling_state: Callable[[SignalingState], None] | None = None
         self.refused_incoming = 0
         self.connect_timeout = connect_timeout
         self._heartbeat_interval = heartbeat_interval
@@ -71,6 +104,8 @@ class Peer:
         *,
         token: str | None = None,
         accept_incoming: bool = True,
+        limits: ConnectionLimits | None = None,
+        keep_id: bool = False,
     ) -> Peer:
         """A peer with the ICE, heartbeat and timeout settings of `client` (config.yaml)."""
         return cls(
@@ -82,6 +117,8 @@ class Peer:
             connect_timeout=client.connect_timeout,
             token=token,
             accept_incoming=accept_incoming,
+            limits=limits,
+            keep_id=keep_id,
         )
 
     # -- lifecycle ----------
@@ -98,12 +135,15 @@ class Peer:
             heartbeat_interval=self._heartbeat_interval,
             connect_timeout=self.connect_timeout,
             on_state=self._on_signaling_state,
+            keep_id=self.keep_id,
         )
         await self._signaling.open()
         return self.id
 
     def _on_signaling_state(self, state: SignalingState) -> None:
         self.signaling_state = state
+        if self.on_signaling_state is not None:
+            self.on_signaling_state(state)
 
     def _fetch_id(self) -> str:
         try:
@@ -161,11 +201,13 @@ class Peer:
             ice_transport_policy=self.ice_transport_policy,
             serialization=serialization,
             metadata=metadata,
+            limits=self.limits,
         )
         self._connections[connection.connection_id] = connection
         expired = self._expired.setdefault(remote_id, asyncio.Event())
         expired.clear()
         self._spawn(self._watch(connection), f"watch-{connection.connection_id}")
+        offered_at = time.monotonic()
         await connection.offer(self._signal_sender(remote_id))
         waiter = asyncio.ensure_future(connection.wait_open(open_timeout or self.connect_timeout))
         gone = asyncio.ensure_future(expired.wait())
@@ -183,7 +225,8 @@ class Peer:
         if expired.is_set():
             raise PeerUnavailableError(
                 f"no session {remote_id!r} on the signaling server: check the join code and that "
-                "the presenter is running and uses the same --server"
+                "the presenter is running and uses the same --server",
+                waited=time.monotonic() - offered_at,
             )
         error = waiter.exception() if waiter.done() and not waiter.cancelled() else None
         raise error or DataConnectionError(f"the connection to {remote_id} failed")
@@ -244,6 +287,18 @@ class Peer:
         except ProtocolError as exc:
             logger.warning("[Transport] refused an OFFER from %s: %s", src, exc)
             return
+        refusal = self._connection_refusal(src, connection_id)
+        admission = None
+        if not refusal:
+            admission = self.admission.offer(connection_id, src, time.monotonic())
+            refusal = admission.reason
+        if refusal or admission is None:
+            self.refused_incoming += 1
+            logger.info("[Transport] Refused an OFFER from %s: %s", src, refusal)
+            return
+        if admission.evict is not None and admission.evict in self._connections:
+            logger.info("[Transport] Dropped a slow negotiation to make room for %s", src)
+            self._spawn(self._drop(self._connections[admission.evict]), "evicted")
         if connection_id in self._connections:
             self._spawn(self._drop(self._connections[connection_id]), "replaced")
         connection = DataConnection(
@@ -254,9 +309,22 @@ class Peer:
             serialization=serialization,
             reliable=bool(payload.get("reliable", True)),
             metadata=payload.get("metadata"),
+            limits=self.limits,
         )
         self._connections[connection_id] = connection
         self._spawn(self._answer(connection, str(sdp.get("sdp", ""))), f"answer-{connection_id}")
+
+    def _connection_refusal(self, src: str, connection_id: str) -> str:
+        """Why an OFFER is refused before any negotiation ('' when it may go on)."""
+        existing = self._connections.get(connection_id)
+        if existing is not None and existing.peer != src:
+            return "its connection id belongs to another peer"
+        if len(self._connections) >= self.max_connections:
+            return f"{self.max_connections} connections already"
+        same_peer = sum(1 for c in self._connections.values() if c.peer == src)
+        if same_peer >= self.max_connections_per_peer:
+            return f"{same_peer} connections from this peer already"
+        return ""
 
     async def _answer(self, connection: DataConnection, sdp: str) -> None:
         self._spawn(self._watch(connection), f"watch-{connection.connection_id}")
@@ -269,6 +337,7 @@ class Peer:
             )
             await self._drop(connection)
             return
+        self.admission.finished(connection.connection_id, opened=True)
         try:
             self.incoming.put_nowait(connection)
         except asyncio.QueueFull:
@@ -290,6 +359,8 @@ class Peer:
     async def _drop(self, connection: DataConnection) -> None:
         if self._connections.get(connection.connection_id) is connection:
             del self._connections[connection.connection_id]
+            if connection.state is not ConnectionState.OPEN:
+                self.admission.finished(connection.connection_id, opened=False)
         with contextlib.suppress(Exception):
             await connection.close()
         memory.heap.note_closed()

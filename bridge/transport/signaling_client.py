@@ -4,6 +4,11 @@
 and token, sends HEARTBEAT every interval and hands every server message to `on_message`.
 When the socket drops it reconnects with backoff, so a join code stays valid across a
 server restart. `open()` waits for the first OPEN and turns refusals into clear errors.
+
+Once registered, the id is ours for good: if another peer holds it when we come back
+(ID-TAKEN: it was kicked or raced us after a restart), the client says so (state TAKEN) and
+keeps re-registering with its own id and token until the holder goes. What it sends is paced
+below the server's rate limit (`SendPacing`), so a burst of our own ANSWERs is never dropped.
 """
 
 from __future__ import annotations
@@ -12,13 +17,16 @@ import asyncio
 import contextlib
 import enum
 import logging
+import time
 from collections.abc import Callable, Iterator
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from bridge.errors import BridgeError, ProtocolError
+from bridge.printable import printable
 from bridge.protocol.peerjs import ClientMessage, MessageType, ServerMessage
+from bridge.ratelimit import TokenBucket
 from bridge.transport.backoff import backoff
 from bridge.transport.endpoint import SignalingEndpoint
 
@@ -29,11 +37,37 @@ class SignalingError(BridgeError):
     """The signaling server cannot be reached or refused us."""
 
 
+class IdTakenError(SignalingError):
+    """Another peer holds the id we asked for."""
+
+
 class SignalingState(enum.Enum):
     CONNECTING = "connecting"
     OPEN = "open"
     RECONNECTING = "reconnecting"
+    TAKEN = "taken"  # another peer holds our id; we keep trying to get it back
     CLOSED = "closed"
+
+
+class SendPacing:
+    """Our own sends, paced below the server's limit (`peer` has none; ours allows 50
+    messages/s in bursts of 200): `rate` a second in bursts of `burst`, waiting for a token
+    rather than being throttled (and dropped) by the server."""
+
+    def __init__(self, rate: float = 30.0, burst: float = 60.0) -> None:
+        self._bucket = TokenBucket(rate, burst, updated=time.monotonic())
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        async with self._lock:  # first come, first served
+            if self._bucket.take(time.monotonic()):
+                return
+            # The bucket now holds `tokens` < 1: sleep until one is whole, then spend it.
+            await asyncio.sleep((1 - self._bucket.tokens) / self._bucket.rate)
+            self._bucket.take(time.monotonic())
+
+    def take_nowait(self) -> None:
+        self._bucket.take(time.monotonic())
 
 
 class SignalingClient:
@@ -48,7 +82,11 @@ class SignalingClient:
         connect_timeout: float = 10.0,
         delays: Callable[[], Iterator[float]] = lambda: backoff(0.25, 2.0, 3.0),
         on_state: Callable[[SignalingState], None] | None = None,
+        keep_id: bool = False,
     ) -> None:
+        """`keep_id`: the id is already ours (a restarted presenter's, from its session file),
+        so ID-TAKEN on the first registration too means: say so and keep trying, and `open()`
+        returns with the state TAKEN instead of raising."""
         self.endpoint = endpoint
         self.peer_id = peer_id
         self.token = token
@@ -61,8 +99,14 @@ class SignalingClient:
         self._task: asyncio.Task[None] | None = None
         self._first_open: asyncio.Future[None] | None = None
         self._is_open = asyncio.Event()
+        self._pacing = SendPacing()
+        self._keep_id = keep_id
         self.state = SignalingState.CONNECTING
         self.reconnects = 0
+
+    @property
+    def _id_is_ours(self) -> bool:
+        return self._keep_id or (self._first_open is not None and self._first_open.done())
 
     def _set_state(self, state: SignalingState) -> None:
         if state is not self.state:
@@ -90,6 +134,13 @@ class SignalingClient:
             raise
 
     async def close(self) -> None:
+        """Stop for good. First tell the server we are gone (LEAVE without `dst`, as npm
+        `peer` understands it), so our id is free at once instead of staying reserved for our
+        token through the server's grace period."""
+        if self._ws is not None and self._is_open.is_set():
+            with contextlib.suppress(ConnectionClosed, TimeoutError):
+                async with asyncio.timeout(1.0):
+                    await self._ws.send(ClientMessage(MessageType.LEAVE).serialize())
         self._set_state(SignalingState.CLOSED)
         if self._task is not None:
             self._task.cancel()
@@ -98,11 +149,12 @@ class SignalingClient:
             self._task = None
 
     async def send(self, message: ClientMessage, *, wait: float | None = None) -> None:
-        """Send one message; while reconnecting, wait up to `wait` seconds for the socket."""
+        """Send one message, paced; while reconnecting, wait up to `wait` seconds for the socket."""
         if wait:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait):
                     await self._is_open.wait()
+        await self._pacing.wait()
         ws = self._ws
         if ws is None or not self._is_open.is_set():
             raise SignalingError("not connected to the signaling server")
@@ -127,7 +179,8 @@ class SignalingClient:
                     return
                 if self.state is SignalingState.CLOSED:
                     return
-                logger.warning("[Signaling] %s", exc)
+                if not isinstance(exc, IdTakenError):
+                    logger.warning("[Signaling] %s; retrying", exc)
             except (OSError, InvalidHandshake, TimeoutError) as exc:
                 if self._first_open is not None and not self._first_open.done():
                     self._first_open.set_exception(self._unreachable(exc))
@@ -138,7 +191,8 @@ class SignalingClient:
                 self._is_open.clear()
             if self.state is SignalingState.CLOSED:
                 return
-            self._set_state(SignalingState.RECONNECTING)
+            if self.state is not SignalingState.TAKEN:
+                self._set_state(SignalingState.RECONNECTING)
             await asyncio.sleep(next(delays))
             self.reconnects += 1
 
@@ -183,19 +237,33 @@ class SignalingClient:
                 self._first_open.set_result(None)
             return
         if message.type is MessageType.ID_TAKEN:
-            self._set_state(SignalingState.CLOSED)
-            raise SignalingError(
-                f"the id {self.peer_id!r} is taken on the signaling server: another session "
-                "uses it; start a new session or pick another id"
-            )
+            if not self._id_is_ours:
+                self._set_state(SignalingState.CLOSED)
+                raise IdTakenError(
+                    f"the id {self.peer_id!r} is taken on the signaling server: another session "
+                    "uses it; start a new session or pick another id"
+                )
+            if self.state is not SignalingState.TAKEN:
+                logger.warning(
+                    "[Signaling] Another peer holds our id %s on the signaling server; "
+                    "re-registering until it is ours again",
+                    self.peer_id,
+                )
+            self._set_state(SignalingState.TAKEN)
+            if self._first_open is not None and not self._first_open.done():
+                self._first_open.set_result(None)  # open() returns; we keep trying
+            raise IdTakenError(f"the id {self.peer_id!r} is held by another peer")
         if message.type is MessageType.ERROR and not self._is_open.is_set():
-            self._set_state(SignalingState.CLOSED)
-            raise SignalingError(f"the signaling server refused us: {message.error_text}")
+            refusal = f"the signaling server refused us: {printable(message.error_text, 200)}"
+            if not self._id_is_ours:
+                self._set_state(SignalingState.CLOSED)
+            raise SignalingError(refusal)
         self._on_message(message)
 
     async def _heartbeat(self, ws: ClientConnection) -> None:
         beat = ClientMessage(MessageType.HEARTBEAT).serialize()
         while True:
             await asyncio.sleep(self._heartbeat_interval)
+            self._pacing.take_nowait()  # counts against the server's limit too; never waits
             with contextlib.suppress(ConnectionClosed):
                 await ws.send(beat)

@@ -253,8 +253,14 @@ def test_missing_targets_and_hostile_events_are_refused(
                 presenter.write(json.dumps({"type": kind, "stepId": step, "action": action}))
                 return wait_result(finn, kind, step)
 
-            assert "element not found" in send(
+            # While the docs panel shows the guide, only its steps are replayed.
+            assert "refused: not a step of your guide" in send(
                 "missing", {"targetAction": "highlight", "refTarget": "#does-not-exist"}
+            )
+            # With the panel closed, every event is checked on its own.
+            page.evaluate("() => window.pathfinderPanel.toggle()")
+            assert "element not found" in send(
+                "absent", {"targetAction": "highlight", "refTarget": "#does-not-exist"}
             )
             presenter.wait_for(
                 lambda line: line.startswith(

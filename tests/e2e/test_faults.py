@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 from pathlib import Path
 
 from bridge.protocol.joincode import JoinCode
+from tests.conftest import UNIT
 from tests.servers import CliProcess, free_port, wait_http
 
 # Fast heartbeats and reconnects so faults are noticed in seconds, not Pathfinder's 15 s.
@@ -56,10 +56,9 @@ def test_kill_9_signaling_server_mid_session() -> None:
             with CliProcess("follow", code, "--no-browser", "--json", "--server", url) as first:
                 presenter.wait_for(lambda line: line.startswith("+ "))
                 server.process.send_signal(signal.SIGKILL)
-                server.process.wait(10)
+                server.process.wait(10 * UNIT)
                 presenter.write(show("while-down"))  # open data channels do not need the server
                 assert next_event(first, "while-down")["type"] == "show_me"
-                restarted_at = time.monotonic()
                 server = start_server(port)
                 with CliProcess(
                     "follow",
@@ -70,8 +69,8 @@ def test_kill_9_signaling_server_mid_session() -> None:
                     url,
                     env={"PATHFINDER_BRIDGE_CLIENT_CONNECT_TIMEOUT": "20"},
                 ) as second:
-                    second.wait_for(lambda line: '"session_start"' in line, timeout=20)
-                    assert time.monotonic() - restarted_at < 10
+                    # Well within 10 s of the restart (the README's claim), on a UNIT scale.
+                    second.wait_for(lambda line: '"session_start"' in line, timeout=10 * UNIT)
                     presenter.write(show("after"))
                     assert next_event(second, "after")["stepId"] == "after"
                     assert next_event(first, "after")["stepId"] == "after"
@@ -110,7 +109,7 @@ def test_presenter_killed_and_restarted_with_its_session_file(tmp_path: Path) ->
             presenter.write(show("one"))
             next_event(attendee, "one")
             presenter.process.send_signal(signal.SIGKILL)
-            presenter.process.wait(10)
+            presenter.process.wait(10 * UNIT)
             assert attendee.wait_for_stderr("Presenter disconnected, waiting"), attendee.stderr[
                 -3000:
             ]
@@ -120,7 +119,7 @@ def test_presenter_killed_and_restarted_with_its_session_file(tmp_path: Path) ->
                 ).removeprefix("Join code: ")
                 assert JoinCode.parse(again_code).id == JoinCode.parse(code).id
                 assert JoinCode.parse(again_code).pubkey == JoinCode.parse(code).pubkey
-                again.wait_for(lambda line: line.startswith("+ "), timeout=20)
+                again.wait_for(lambda line: line.startswith("+ "), timeout=20 * UNIT)
                 again.write(show("two"))
                 assert next_event(attendee, "two")["stepId"] == "two"
                 assert "Reconnected" in attendee.stderr
@@ -144,8 +143,8 @@ def test_restarted_attendee_rejoins_with_the_same_code() -> None:
             )
             presenter.wait_for(lambda line: line == "+ Ada joined (guided mode)")
             os.kill(first.process.pid, signal.SIGKILL)
-            first.process.wait(10)
-            presenter.wait_for(lambda line: line == "- Ada left", timeout=30)
+            first.process.wait(10 * UNIT)
+            presenter.wait_for(lambda line: line == "- Ada left", timeout=30 * UNIT)
             with CliProcess(
                 "follow", code, "--no-browser", "--json", "--name", "Ada", "--server", url
             ) as second:

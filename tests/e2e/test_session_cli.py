@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from bridge.protocol.joincode import JoinCode
+from tests.conftest import UNIT
 from tests.servers import CliProcess, our_signaling_server
 
 SHOW_ME = {
@@ -33,6 +34,8 @@ def test_present_and_follow_json(server: str) -> None:
         "https://grafana.com/docs/g/",
         "--grafana",
         "http://127.0.0.1:3000",
+        "--status-interval",
+        "0.3",
         stdin=True,
     ) as presenter:
         code_line = presenter.wait_for(lambda line: line.startswith("Join code: "))
@@ -47,6 +50,8 @@ def test_present_and_follow_json(server: str) -> None:
         ) as follower:
             assert json.loads(follower.wait_for(lambda line: True))["type"] == "session_start"
             presenter.wait_for(lambda line: line == "+ Ada joined (guided mode)")
+            presenter.wait_for(lambda line: line == "Attendees (1):")  # the live table
+            assert "Ada" in presenter.wait_for(lambda line: "guided" in line)
             presenter.write(json.dumps(SHOW_ME))
             presenter.write("{not json")
             presenter.write(
@@ -63,12 +68,13 @@ def test_present_and_follow_json(server: str) -> None:
             while len(lines) < 1 or lines[-1]["type"] != "show_me":
                 lines.append(json.loads(follower.wait_for(lambda line: True)))
             assert lines[-1]["action"] == {"targetAction": "highlight", "refTarget": "#panel"}
+            # Read before stopping: the presenter may not have reached line 3 yet.
+            assert presenter.wait_for_stderr("ignored input line 2: not JSON")
+            assert presenter.wait_for_stderr(
+                "ignored input line 3: show_me.action.targetAction: must be one of"
+            )
             assert presenter.stop() == 0
-            assert follower.process.wait(15) == 0
-        assert "ignored input line 2: not JSON" in presenter.stderr
-        assert (
-            "ignored input line 3: show_me.action.targetAction: must be one of" in presenter.stderr
-        )
+            assert follower.process.wait(15 * UNIT) == 0
         assert "Traceback" not in presenter.stderr + follower.stderr
         assert "Session ended: The presenter ended the session" in follower.stderr
 
@@ -152,3 +158,9 @@ def test_bad_server_url() -> None:
     with CliProcess("follow", "abc123", "--no-browser", "--server", "ftp://x") as follower:
         assert follower.process.wait(30) == 1
     assert "client.server_url: must look like http://HOST:PORT/PATH" in follower.stderr
+
+
+def test_follow_with_a_bad_code_says_what_to_do() -> None:
+    with CliProcess("follow", "definitely-not-a-code", "--no-browser") as attendee:
+        assert attendee.process.wait(20) == 1
+    assert "not a Pathfinder join code" in attendee.stderr and "Traceback" not in attendee.stderr

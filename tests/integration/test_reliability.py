@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -22,9 +21,19 @@ CLIENT = ClientConfig(reconnect_initial=0.2, reconnect_max=1.0, presenter_grace=
 
 
 @pytest.fixture
-async def endpoint() -> AsyncIterator[SignalingEndpoint]:
+def reservation_grace() -> float:
+    return ServerConfig().reservation_grace
+
+
+@pytest.fixture
+async def endpoint(reservation_grace: float) -> AsyncIterator[SignalingEndpoint]:
     async with SignalingServer(
-        ServerConfig(port=0, expire_timeout=1.0, cleanup_interval=0.1)
+        ServerConfig(
+            port=0,
+            expire_timeout=1.0,
+            cleanup_interval=0.1,
+            reservation_grace=reservation_grace,
+        )
     ) as server:
         yield SignalingEndpoint.parse(server.url, "pathfinder")
 
@@ -72,12 +81,10 @@ async def test_cut_connection_comes_back_with_state_and_no_double_replay(
         presenter.broadcast(show("s1"))
         assert [e.stepId for e in await step_events(attendee, 1)] == ["s1"]
         assert attendee.connection is not None
-        cut_at = time.monotonic()
         await attendee.connection.pc.close()  # the attendee's data connection dies
         await wait_until(lambda: not presenter.attendees)
         presenter.broadcast(show("s2"))  # missed while away: comes back as state
-        await wait_until(lambda: attendee.reconnects == 1)
-        assert time.monotonic() - cut_at < 5 * UNIT
+        await wait_until(lambda: attendee.reconnects == 1, seconds=5)
         assert states == ["presenter disconnected, waiting", "reconnected"]
         presenter.broadcast(show("s3"))
         events = await step_events(attendee, 2)
@@ -126,6 +133,9 @@ async def test_presenter_restarted_with_its_session_file_is_followed_again(
         await attendee.close(leave=False)
 
 
+# Our server keeps a dropped presenter's id for its token (tests/security); this is the
+# attendee's own defence, for a server that does not (npm `peer`) or after the grace period.
+@pytest.mark.parametrize("reservation_grace", [0.0])
 async def test_an_impostor_taking_the_id_after_a_drop_is_refused(
     endpoint: SignalingEndpoint,
 ) -> None:

@@ -1,8 +1,10 @@
 """Capture parity: for every step of the sandbox guides, the event our capture (capture.js)
 reports for a click equals the one the real plugin broadcasts for the same click.
 
-One page runs the real panel as a live-session presenter and our capture script beside it;
-the real plugin's broadcasts are recorded by our attendee (`follow --no-browser --json`).
+One page runs the real panel as a live-session presenter and our capture beside it: capture.js
+names the clicked step, and the step is read back from the page's docs panel as ActionCapture
+does (js/guide_steps.js, bridge/browser/guide.py); the real plugin's broadcasts are recorded
+by our attendee (`follow --no-browser --json`).
 
 Differences on purpose (asserted, not hidden): the original captures only buttons whose text
 or aria-label contains "show me" / "do it", so it never broadcasts "Go there" (navigate),
@@ -13,12 +15,16 @@ every step kind reaches attendees. A guided block has no action, so neither side
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Locator
 
 from bridge.browser.contract import pathfinder_contract
+from bridge.browser.grafana_tab import GUIDE_STEPS
+from bridge.browser.guide import Guide
 from bridge.browser.launch import JS
+from bridge.protocol.events import DoIt, ShowMe
 from bridge.sandbox.server import SandboxServer
 from bridge.sandbox.walk import step_buttons
 from tests.conftest import UNIT
@@ -35,17 +41,39 @@ from tests.realpanel.panel import (
 from tests.servers import CliProcess
 
 
-def capture_page(browser: Browser, ours: list[dict[str, Any]]) -> Page:
-    page = new_page(browser)
-    page.context.expose_binding(
-        "__pathfinderBridgeCapture",
-        lambda source, payload: ours.append(payload) if payload.get("kind") == "step" else None,
-    )
-    page.context.add_init_script(
-        script=f"window.__pathfinderBridgeContract = {pathfinder_contract().to_json()};"
-    )
-    page.context.add_init_script(path=JS / "capture.js")
-    return page
+class CapturePage:
+    """A page with our capture script: capture.js names each clicked step, and the step is read
+    back from the page's docs panel, as ActionCapture does."""
+
+    def __init__(self, browser: Browser) -> None:
+        self.hints: list[dict[str, Any]] = []
+        self.page = new_page(browser)
+        self.page.context.expose_binding(
+            "__pathfinderBridgeCapture",
+            lambda source, payload: (
+                self.hints.append(payload) if payload.get("kind") == "step" else None
+            ),
+        )
+        self.page.context.add_init_script(
+            script=f"window.__pathfinderBridgeContract = {pathfinder_contract().to_json()};"
+        )
+        self.page.context.add_init_script(path=JS / "capture.js")
+
+    def click(self, button: Locator) -> dict[str, Any]:
+        """Click a step's button; the event our capture makes of it (what ActionCapture
+        broadcasts): the step the hint names, as the docs panel shows it."""
+        before = len(self.hints)
+        button.click()
+        deadline = time.monotonic() + 5 * UNIT
+        while len(self.hints) == before and time.monotonic() < deadline:
+            self.page.evaluate("0")  # a round trip, during which the binding reports
+        assert len(self.hints) == before + 1, f"capture reported {self.hints[before:]}"
+        hint = self.hints[-1]
+        now = Guide.from_page(self.page.evaluate(GUIDE_STEPS, pathfinder_contract().data))
+        step = now.step(hint["stepId"]) if now is not None else None
+        assert step is not None, f"capture cannot read back step {hint['stepId']}"
+        kind = ShowMe if hint["type"] == "show_me" else DoIt
+        return kind(stepId=step.step_id, action=step.action).to_wire()
 
 
 def original_broadcasts(label: str, classes: str) -> bool:
@@ -67,17 +95,19 @@ def comparable(event: dict[str, Any]) -> dict[str, Any]:
     return {"type": event["type"], "stepId": event["stepId"], "action": action}
 
 
-def click_every_step(page: Page, guide_id: str) -> list[tuple[str, str, bool]]:
+def click_every_step(
+    capture: CapturePage, guide_id: str, ours: list[dict[str, Any]]
+) -> list[tuple[str, str, bool]]:
     """Show me, then Do it, of every step in order, as a presenter does; what was clicked."""
     clicked = []
     for kind, step_id in step_buttons(guide(guide_id)["blocks"]):
-        target = doable(page, kind, step_id)
+        target = doable(capture.page, kind, step_id)
         label = target.inner_text()
         broadcast = original_broadcasts(label, target.get_attribute("class") or "")
-        target.click()
+        ours.append(capture.click(target))
         clicked.append((kind, step_id, broadcast))
         if kind == "do-it":  # the presenter's own Do it finishes before the next step
-            completed(page, step_id, timeout=30)
+            completed(capture.page, step_id, timeout=30)
     return clicked
 
 
@@ -85,7 +115,8 @@ def test_our_capture_reports_what_the_real_plugin_broadcasts(
     browser: Browser, signaling: str, real_site: SandboxServer
 ) -> None:
     ours: list[dict[str, Any]] = []
-    page = capture_page(browser, ours)
+    capture = CapturePage(browser)
+    page = capture.page
     open_guide(page, real_site, GUIDE_WALK[0])
     code = start_live_session(page, "Capture parity")
     with CliProcess(
@@ -99,7 +130,7 @@ def test_our_capture_reports_what_the_real_plugin_broadcasts(
                 f"{PANEL} [data-step-id='{first_step(guide(guide_id)['blocks'])}']",
                 timeout=20_000 * UNIT,
             )
-            clicked += click_every_step(page, guide_id)
+            clicked += click_every_step(capture, guide_id, ours)
         expected_real = [(kind, step) for kind, step, broadcast in clicked if broadcast]
         real = []
         while len(real) < len(expected_real):

@@ -20,7 +20,6 @@ of a multistep, and says where a navigate step takes the presenter.
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 from playwright.sync_api import Browser, Page, Playwright
@@ -40,7 +39,7 @@ from tests.realpanel.panel import (
     join_live_session,
     open_guide,
 )
-from tests.realpanel.test_capture_parity import capture_page, first_step
+from tests.realpanel.test_capture_parity import CapturePage, first_step
 from tests.servers import CliProcess, free_port
 
 #: In the attendee's page: every highlight drawn (ours or the real panel's) with the element
@@ -113,8 +112,8 @@ def outcome(page: Page, follower: CliProcess, event: dict[str, Any]) -> tuple[st
 def test_our_replay_highlights_what_the_real_attendee_highlights(
     browser: Browser, playwright: Playwright, signaling: str, real_panel: RealPanel
 ) -> None:
-    ours: list[dict[str, Any]] = []
-    presenter_page = capture_page(browser, ours)
+    capture = CapturePage(browser)
+    presenter_page = capture.page
     checked: list[tuple[str, str, str]] = []
     with (
         SandboxServer(
@@ -147,7 +146,7 @@ def test_our_replay_highlights_what_the_real_attendee_highlights(
                         each.wait_for_selector(
                             f"{PANEL} [data-step-id='{first}']", timeout=20_000 * UNIT
                         )
-                    checked += walk(guide_id, presenter_page, page, presenter, follower, ours)
+                    checked += walk(guide_id, presenter_page, page, presenter, follower, capture)
     kinds = {(why or "same element") for _, _, why in checked}
     # Every kind of event was seen: same-element checks and each difference on purpose.
     assert len(checked) >= 20 and "same element" in kinds and len(kinds) == 5, checked
@@ -159,20 +158,15 @@ def walk(
     page: Page,
     presenter: CliProcess,
     follower: CliProcess,
-    ours: list[dict[str, Any]],
+    capture: CapturePage,
 ) -> list[tuple[str, str, str]]:
     """The presenter's Show me and Do it of every step in order, each replayed by both
     attendees and compared; the attendee does each step after the presenter."""
     checked = []
     for kind, step_id in step_buttons(guide(guide_id)["blocks"]):
-        before = len(ours)
-        doable(presenter_page, kind, step_id).click()
-        deadline = time.monotonic() + 5 * UNIT
-        while len(ours) == before and time.monotonic() < deadline:
-            presenter_page.evaluate("0")  # a round trip, during which the binding reports
-        assert len(ours) == before + 1, f"{kind} {step_id}: captured {ours[before:]}"
-        event = {k: ours[-1][k] for k in ("type", "stepId")}
-        event["action"] = {k: v for k, v in ours[-1]["action"].items() if v is not None}
+        captured = capture.click(doable(presenter_page, kind, step_id))
+        event = {k: captured[k] for k in ("type", "stepId")}
+        event["action"] = {k: v for k, v in captured["action"].items() if v is not None}
         page.evaluate("() => { window.__seen.length = 0 }")
         presenter.write(json.dumps(event))
         result, shown = outcome(page, follower, event)

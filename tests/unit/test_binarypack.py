@@ -131,3 +131,35 @@ def test_reassembly_limits() -> None:
     ):
         with pytest.raises(ProtocolError):
             joiner.feed(bad, 11.0)
+
+
+def empty_arrays(count: int) -> bytes:
+    """The review's bomb: one array of `count` empty arrays (one byte each on the wire)."""
+    return b"\xdd" + count.to_bytes(4, "big") + b"\x90" * count
+
+
+def test_element_count_is_capped_before_anything_is_built() -> None:
+    import tracemalloc
+
+    bomb = empty_arrays(4_000_000)  # 4 MB: 4 million Python lists if decoded
+    tracemalloc.start()
+    try:
+        with pytest.raises(ProtocolError, match="more than 65536 elements"):
+            unpack(bomb)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 * len(bomb) + 2**20  # the input's copy, not ~500 MB of lists
+    with pytest.raises(ProtocolError, match="more than 100 elements"):
+        unpack(empty_arrays(101), max_items=100)
+    assert unpack(empty_arrays(100), max_items=100) == [[]] * 100
+
+
+def test_map_entries_count_and_depth_is_capped() -> None:
+    entries = pack({str(i): i for i in range(50)})
+    with pytest.raises(ProtocolError, match="elements"):
+        unpack(entries, max_items=49)
+    nested = pack([[[[["deep"]]]]])
+    assert unpack(nested, max_depth=5) == [[[[["deep"]]]]]
+    with pytest.raises(ProtocolError, match="nested too deeply"):
+        unpack(nested, max_depth=4)

@@ -19,6 +19,23 @@ def test_encode_is_base64_of_compact_json_in_pathfinder_order() -> None:
 def test_unicode_names_round_trip() -> None:
     code = JoinCode("abc123", "Démo ✓").encode()
     assert JoinCode.parse(code).name == "Démo ✓"
+    # Pathfinder reads JSON.parse(atob(code)): Latin-1 bytes. Ours are pure ASCII, so it
+    # reads the same name.
+    assert '"name":"D\\u00e9mo \\u2713"' in base64.b64decode(code).decode("ascii")
+
+
+def test_codes_of_pathfinders_btoa_are_latin1() -> None:
+    # Pathfinder's generateJoinCode is btoa(JSON.stringify(...)): "é" is the byte 0xE9.
+    code = base64.b64encode('{"id":"abc123","name":"Café","url":"","pubkey":"k"}'.encode("latin-1"))
+    assert JoinCode.parse(code.decode()) == JoinCode("abc123", "Café", "", "k")
+
+
+def test_read_as_atob_reads() -> None:
+    code = JoinCode("abc123", "n", "u", "k").encode()
+    assert JoinCode.parse(code[:10] + "\n " + code[10:]) == JoinCode.parse(code)  # whitespace
+    assert JoinCode.parse("AB12CD") == JoinCode("ab12cd")  # bare ids are lowercased
+    with pytest.raises(JoinCodeError):  # atob knows no URL alphabet
+        JoinCode.parse(base64.urlsafe_b64encode(b'{"id":"abc123","name":"\xfb\xff"}').decode())
 
 
 def test_alternate_keys_legacy_and_urls() -> None:
@@ -34,6 +51,10 @@ def test_alternate_keys_legacy_and_urls() -> None:
     assert "=" not in url.split("session=")[1]  # padding is percent-encoded
     assert JoinCode.parse(url) == code
     assert JoinCode.parse(code.encode().rstrip("=")) == code  # padding lost in copy-paste
+    # Pathfinder's parseSessionFromUrl: non-empty sessionName / tutorialUrl parameters win.
+    assert JoinCode.parse(url + "&sessionName=Caf%C3%A9&tutorialUrl=") == JoinCode(
+        "abc123", "Café", "u", "k"
+    )
 
 
 @pytest.mark.parametrize(

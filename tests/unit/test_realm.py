@@ -1,6 +1,7 @@
 """The realm's rules, driven with plain calls and a fake clock."""
 
 import json
+from typing import Any
 
 import pytest
 
@@ -21,10 +22,8 @@ def make_realm(**limits: int | float) -> Realm:
     )
 
 
-def sent(actions: list[Action], conn: int) -> list[dict[str, object]]:
-    return [
-        json.loads(a.message.serialize()) for a in actions if isinstance(a, Send) and a.conn == conn
-    ]
+def sent(actions: list[Action], conn: int) -> list[dict[str, Any]]:
+    return [json.loads(a.text) for a in actions if isinstance(a, Send) and a.conn == conn]
 
 
 def closed(actions: list[Action]) -> set[int]:
@@ -80,7 +79,7 @@ def test_id_taken_and_reconnect_with_same_token() -> None:
     assert sent(again, 3) == [{"type": "OPEN"}]
     assert closed(again) == {1}  # the old socket is replaced
     assert realm.client_for(3) is not None and realm.client_for(1) is None
-    assert realm.disconnect(1) == [] and realm.peer_ids() == [
+    assert realm.disconnect(1, now=0.0) == [] and realm.peer_ids() == [
         "alice"
     ]  # stale close changes nothing
 
@@ -96,7 +95,7 @@ def test_concurrent_and_per_ip_limits() -> None:
     assert sent(join(realm, 5, "e", ip="10.0.0.3"), 5)[0]["payload"] == {
         "msg": "Server has reached its concurrent user limit"
     }
-    realm.disconnect(1)
+    realm.disconnect(1, now=0.0)
     assert sent(join(realm, 6, "c", ip="10.0.0.1"), 6) == [{"type": "OPEN"}]
 
 
@@ -175,7 +174,7 @@ def test_dead_destination_gets_sender_a_leave() -> None:
     join(realm, 1, "alice")
     join(realm, 2, "bob")
     message = ServerMessage(MessageType.OFFER, "alice", "bob", {})
-    actions = realm.send_failed(2, message)
+    actions = realm.send_failed(2, message, now=0.0)
     assert closed(actions) == {2}
     assert sent(actions, 1) == [{"type": "LEAVE", "src": "bob", "dst": "alice"}]
     assert realm.peer_ids() == ["alice"]
@@ -230,5 +229,212 @@ def test_queue_limits() -> None:
     realm.receive_text(1, offer("bob"), 0)
     realm.receive_text(1, offer("bob"), 0)
     third = realm.receive_text(1, offer("bob"), 0)
-    assert sent(third, 1)[0]["payload"] == {"msg": "Destination queue is full, message dropped"}
+    # A shared limit (others may have filled it) answers EXPIRE, which a PeerJS client survives.
+    assert sent(third, 1) == [{"type": "EXPIRE", "src": "bob", "dst": "alice"}]
     assert realm.queued_count == 2
+
+
+# -- issue 9: budgets in bytes, payload shape, slow readers, reservations ----------
+
+SDP = "v=0\r\n" + "a=candidate:1 1 udp 2122260223 192.0.2.1 54321 typ host\r\n" * 8
+#: What stock PeerJS 1.5.5 sends (dist/bundler.mjs `_makeOffer`, `_makeAnswer`, `onicecandidate`).
+PEERJS_PAYLOADS = [
+    (
+        "OFFER",
+        {
+            "sdp": {"type": "offer", "sdp": SDP},
+            "type": "data",
+            "connectionId": "dc_abc123",
+            "label": "dc_abc123",
+            "reliable": True,
+            "serialization": "binary",
+        },
+    ),
+    (
+        "OFFER",
+        {
+            "sdp": {"type": "offer", "sdp": SDP},
+            "type": "media",
+            "connectionId": "mc_abc123",
+            "metadata": {"name": "Ada", "seat": 3, "tags": ["a", "b"], "extra": {"x": None}},
+        },
+    ),
+    ("ANSWER", {"sdp": {"type": "answer", "sdp": SDP}, "type": "data", "connectionId": "dc_1"}),
+    (
+        "CANDIDATE",
+        {
+            "candidate": {
+                "candidate": "candidate:1 1 udp 2122260223 192.0.2.1 54321 typ host",
+                "sdpMid": None,
+                "sdpMLineIndex": 0,
+                "usernameFragment": "abcd",
+            },
+            "type": "data",
+            "connectionId": "dc_1",
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(("kind", "payload"), PEERJS_PAYLOADS)
+def test_peerjs_payloads_are_relayed_unchanged(kind: str, payload: dict[str, Any]) -> None:
+    realm = make_realm()
+    join(realm, 1, "alice")
+    join(realm, 2, "bob")
+    frame = json.dumps({"type": kind, "dst": "bob", "payload": payload})
+    assert sent(realm.receive_text(1, frame, 0), 2)[0]["payload"] == payload
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"x": [[]] * 200},  # the review's bomb, in small
+        {"x": [1] * 200},
+        {"a": {"b": {"c": {"d": {"e": 1}}}}},
+        {f"k{i}": i for i in range(40)},
+        {"k" * 65: 1},
+        "a string",
+        [1, 2],
+    ],
+)
+def test_payloads_not_shaped_like_peerjs_are_refused(payload: object) -> None:
+    realm = make_realm()
+    join(realm, 1, "alice")
+    join(realm, 2, "bob")
+    actions = realm.receive_text(
+        1, json.dumps({"type": "OFFER", "dst": "bob", "payload": payload}), 0
+    )
+    assert sent(actions, 2) == []
+    assert [m["type"] for m in sent(actions, 1)] == ["ERROR"]
+    assert realm.metrics.rejected["malformed"] == 1
+
+
+def test_a_large_frame_of_containers_is_refused_before_it_is_parsed() -> None:
+    realm = make_realm()
+    join(realm, 1, "alice")
+    bomb = '{"type":"OFFER","dst":"bob","payload":{"x":[' + ",".join(["[]"] * 20_000) + "]}}"
+    (error,) = sent(realm.receive_text(1, bomb, 0), 1)
+    assert "more than 32 objects or arrays" in error["payload"]["msg"]
+    assert realm.queued_count == 0
+
+
+def test_non_finite_numbers_are_refused() -> None:
+    realm = make_realm()
+    join(realm, 1, "alice")
+    actions = realm.receive_text(1, '{"type":"OFFER","dst":"bob","payload":{"x":NaN}}', 0)
+    assert [m["type"] for m in sent(actions, 1)] == ["ERROR"] and realm.queued_count == 0
+
+
+def test_queued_messages_are_kept_as_text_and_delivered_as_sent() -> None:
+    realm = make_realm()
+    join(realm, 1, "alice")
+    payload = PEERJS_PAYLOADS[0][1]
+    realm.receive_text(1, json.dumps({"type": "OFFER", "dst": "bob", "payload": payload}), 0)
+    assert realm.queued_bytes > len(SDP)
+    delivered = sent(join(realm, 2, "bob", now=1.0), 2)
+    assert delivered[1] == {"type": "OFFER", "src": "alice", "dst": "bob", "payload": payload}
+    assert realm.queued_bytes == 0 and realm.queued_bytes_from("alice") == 0
+
+
+def big_offer(dst: str, size: int = 50_000) -> str:
+    return json.dumps({"type": "OFFER", "dst": dst, "payload": {"sdp": {"sdp": "x" * size}}})
+
+
+def test_queue_budget_per_sender_in_bytes() -> None:
+    realm = make_realm(max_queued_bytes_per_sender=120_000, max_queued_bytes_total=10**9)
+    join(realm, 1, "alice")
+    join(realm, 2, "carol")
+    assert realm.receive_text(1, big_offer("ghost1"), 0) == []
+    assert realm.receive_text(1, big_offer("ghost2"), 0) == []
+    third = realm.receive_text(1, big_offer("ghost3"), 0)
+    assert sent(third, 1)[0]["payload"]["msg"].startswith("Too much waiting for absent peers")
+    # Another sender has its own budget.
+    assert realm.receive_text(2, big_offer("ghost3"), 0) == []
+    assert realm.queued_count == 3
+    realm.tick(10.0)
+    assert realm.queued_bytes == 0 and realm.queued_count == 0
+
+
+def test_queue_budget_in_total_answers_expire() -> None:
+    realm = make_realm(max_queued_bytes_per_sender=10**6, max_queued_bytes_total=120_000)
+    join(realm, 1, "alice")
+    join(realm, 2, "carol")
+    realm.receive_text(1, big_offer("ghost1"), 0)
+    realm.receive_text(1, big_offer("ghost2"), 0)
+    refused = realm.receive_text(2, big_offer("ghost3"), 0)
+    assert sent(refused, 2) == [{"type": "EXPIRE", "src": "ghost3", "dst": "carol"}]
+    assert realm.queued_bytes <= 120_000
+
+
+def test_a_slow_reader_keeps_its_id_and_the_sender_gets_expire() -> None:
+    realm = make_realm()
+    join(realm, 1, "presenter")
+    join(realm, 2, "attacker")
+    relay = sent(realm.receive_text(2, offer("presenter"), 0), 1)[0]
+    message = ServerMessage(MessageType.OFFER, relay["src"], relay["dst"], relay["payload"])
+    answer = realm.send_refused(1, message)
+    assert sent(answer, 2) == [{"type": "EXPIRE", "src": "presenter", "dst": "attacker"}]
+    assert closed(answer) == set()
+    assert realm.peer_ids() == ["presenter", "attacker"]
+    assert sent(join(realm, 3, "presenter", token="attackers"), 3)[0]["type"] == "ID-TAKEN"
+    # A refused EXPIRE (the sender itself is not reading) is not answered again.
+    assert realm.send_refused(2, ServerMessage(MessageType.EXPIRE, "presenter", "attacker")) == []
+    assert realm.metrics.rejected["destination_busy"] == 2
+
+
+def reserving_realm(grace: float = 30.0, **limits: int) -> Realm:
+    return Realm(
+        RealmSettings(
+            key="pathfinder",
+            alive_timeout=60.0,
+            expire_timeout=5.0,
+            concurrent_limit=3,
+            limits=LimitsConfig(**limits),
+            reservation_grace=grace,
+        )
+    )
+
+
+def test_an_id_stays_reserved_for_its_token_while_its_owner_is_away() -> None:
+    realm = reserving_realm(grace=30.0)
+    join(realm, 1, "pres01", token="owner")
+    realm.disconnect(1, now=10.0)
+    assert realm.peer_count == 0
+    for now in (10.0, 25.0, 39.9):
+        assert sent(join(realm, 2, "pres01", token="thief", now=now), 2)[0]["type"] == "ID-TAKEN"
+    assert sent(join(realm, 3, "pres01", token="owner", now=39.9), 3) == [{"type": "OPEN"}]
+    realm.disconnect(3, now=50.0)
+    assert sent(join(realm, 4, "pres01", token="thief", now=80.0), 4) == [{"type": "OPEN"}]
+    assert realm.metrics.rejected["id_taken"] == 3
+
+
+def test_a_silent_owner_keeps_its_id_for_alive_timeout_plus_grace() -> None:
+    realm = reserving_realm(grace=30.0)
+    join(realm, 1, "pres01", token="owner", now=0.0)
+    assert closed(realm.tick(60.0)) == {1}
+    assert sent(join(realm, 2, "pres01", token="thief", now=89.0), 2)[0]["type"] == "ID-TAKEN"
+    realm.tick(90.0)
+    assert realm.store.count() == 0
+    assert sent(join(realm, 3, "pres01", token="thief", now=90.0), 3) == [{"type": "OPEN"}]
+
+
+def test_leaving_on_purpose_gives_the_id_up() -> None:
+    realm = reserving_realm()
+    join(realm, 1, "pres01", token="owner")
+    realm.receive_text(1, '{"type":"LEAVE"}', 1.0)
+    assert sent(join(realm, 2, "pres01", token="other", now=1.0), 2) == [{"type": "OPEN"}]
+
+
+def test_reservations_are_capped_per_address_and_in_total() -> None:
+    realm = reserving_realm(max_reservations_per_ip=2, max_reservations=3)
+    for conn, id in enumerate(("a", "b"), start=1):
+        join(realm, conn, id, ip="10.0.0.1")
+        realm.disconnect(conn, now=0.0)
+    refused = sent(join(realm, 3, "c", ip="10.0.0.1"), 3)
+    assert refused[0]["payload"] == {"msg": "Too many connections from this address"}
+    assert sent(join(realm, 4, "a", ip="10.0.0.1"), 4) == [{"type": "OPEN"}]  # its own id back
+    assert sent(join(realm, 5, "d", ip="10.0.0.2"), 5) == [{"type": "OPEN"}]
+    full = sent(join(realm, 6, "e", ip="10.0.0.3"), 6)
+    assert full[0]["payload"] == {"msg": "Server has reached its concurrent user limit"}
+    realm.tick(31.0)  # b lapsed
+    assert sent(join(realm, 7, "e", ip="10.0.0.3", now=31.0), 7) == [{"type": "OPEN"}]

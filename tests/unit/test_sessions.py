@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bridge.protocol.crypto import PresenterKey
+from bridge.protocol.crypto import PresenterKey, b64url_encode
 from bridge.protocol.events import (
     AttendeeMode,
     AttendeeState,
@@ -14,8 +14,17 @@ from bridge.protocol.events import (
     TargetAction,
 )
 from bridge.protocol.joincode import JoinCode
+from bridge.protocol.proof import ChannelBinding
 from bridge.session import attendee as att
 from bridge.session import presenter as pres
+
+NONCE = b64url_encode(bytes(range(16)))
+OTHER_NONCE = b64url_encode(bytes(range(16, 32)))
+
+
+def binding(conn: str = "c1") -> ChannelBinding:
+    """One connection as both sides see it (the ids the server set, both DTLS fingerprints)."""
+    return ChannelBinding("peer-" + conn, "abc123", "AA:" + conn, "BB:" + conn)
 
 
 def make_presenter() -> pres.PresenterSession:
@@ -36,8 +45,8 @@ def handshake(
     presenter: pres.PresenterSession, attendee: att.AttendeeSession, conn: str = "c1"
 ) -> list[pres.Output]:
     """Run the whole join between the two machines; return the presenter's last outputs."""
-    presenter.connection_opened(conn, "peer-" + conn, 0.0)
-    pending = sent_by_attendee(attendee.channel_opened(0.0, 1000))
+    presenter.connection_opened(conn, "peer-" + conn, 0.0, binding(conn))
+    pending = sent_by_attendee(attendee.channel_opened(0.0, 1000, binding(conn)))
     notices: list[pres.Output] = []
     while pending:
         replies: list[dict[str, Any]] = []
@@ -53,7 +62,7 @@ def handshake(
 def test_join_with_challenge_then_events_in_order() -> None:
     presenter = make_presenter()
     attendee = att.AttendeeSession(
-        presenter.join_code, name="Ada", mode=AttendeeMode.FOLLOW, make_nonce=lambda: "nonce-1"
+        presenter.join_code, name="Ada", mode=AttendeeMode.FOLLOW, make_nonce=lambda: NONCE
     )
     notices = handshake(presenter, attendee)
     assert attendee.phase is att.AttendeePhase.ACTIVE
@@ -77,9 +86,9 @@ def test_join_with_challenge_then_events_in_order() -> None:
 
 def test_a_presenter_with_another_key_is_refused() -> None:
     real, impostor = make_presenter(), make_presenter()
-    attendee = att.AttendeeSession(real.join_code, make_nonce=lambda: "bm9uY2U")
-    impostor.connection_opened("c1", "x", 0.0)
-    [challenge] = sent_by_attendee(attendee.channel_opened(0.0, 0))
+    attendee = att.AttendeeSession(real.join_code, make_nonce=lambda: NONCE)
+    impostor.connection_opened("c1", "peer-c1", 0.0, binding())
+    [challenge] = sent_by_attendee(attendee.channel_opened(0.0, 0, binding()))
     [response] = sent_by_presenter(impostor.message_received("c1", challenge, 0.0, 0))
     outputs = attendee.message_received(response, 0.1, 0)
     assert attendee.phase is att.AttendeePhase.FAILED
@@ -90,7 +99,7 @@ def test_a_presenter_with_another_key_is_refused() -> None:
 def test_events_before_verification_are_dropped() -> None:
     presenter = make_presenter()
     attendee = att.AttendeeSession(presenter.join_code)
-    attendee.channel_opened(0.0, 0)
+    attendee.channel_opened(0.0, 0, binding())
     event = ShowMe(
         stepId="s", action=InteractiveAction(TargetAction.HIGHLIGHT, "#x"), sessionId="abc123"
     ).to_wire()
@@ -103,7 +112,7 @@ def test_events_before_verification_are_dropped() -> None:
 
 def test_challenge_timeout() -> None:
     attendee = att.AttendeeSession(make_presenter().join_code)
-    attendee.channel_opened(0.0, 0)
+    attendee.channel_opened(0.0, 0, binding())
     assert attendee.tick(9.9, 0) == []
     [failed] = attendee.tick(10.0, 0)
     assert isinstance(failed, att.Failed) and attendee.phase is att.AttendeePhase.FAILED
@@ -125,8 +134,10 @@ def test_events_for_another_session_and_garbage_are_rejected() -> None:
 def test_presenter_answers_one_challenge_per_connection() -> None:
     presenter = make_presenter()
     presenter.connection_opened("c1", "x", 0.0)
-    first = presenter.message_received("c1", {"type": "presenter_challenge", "nonce": "YQ"}, 0, 0)
-    second = presenter.message_received("c1", {"type": "presenter_challenge", "nonce": "Yg"}, 0, 0)
+    first = presenter.message_received("c1", {"type": "presenter_challenge", "nonce": NONCE}, 0, 0)
+    second = presenter.message_received(
+        "c1", {"type": "presenter_challenge", "nonce": OTHER_NONCE}, 0, 0
+    )
     empty = make_presenter()
     empty.connection_opened("c1", "x", 0.0)
     assert len(sent_by_presenter(first)) == 1 and sent_by_presenter(second) == []
@@ -139,11 +150,27 @@ def test_presenter_answers_one_challenge_per_connection() -> None:
 
 
 def test_session_start_wait_falls_back_to_the_code() -> None:
-    attendee = att.AttendeeSession(JoinCode("ab12cd", "Legacy", "u"))  # legacy: no key
-    [join] = sent_by_attendee(attendee.channel_opened(0.0, 0))
+    key = PresenterKey.generate()
+    attendee = att.AttendeeSession(
+        JoinCode("ab12cd", "Code name", "u", key.public_key), make_nonce=lambda: NONCE
+    )
+    attendee.channel_opened(0.0, 0)
+    response = {"type": "presenter_response", "nonce": NONCE, "signature": key.sign(NONCE)}
+    [join] = sent_by_attendee(attendee.message_received(response, 0.1, 0))
     assert join["type"] == "attendee_join"
-    attendee.tick(5.0, 0)
-    assert attendee.phase is att.AttendeePhase.ACTIVE and attendee.config is not None
+    attendee.tick(5.2, 0)  # no session_start within 5 s: the code's guide
+    assert attendee.phase is att.AttendeePhase.ACTIVE
+    assert attendee.config is not None and attendee.config.tutorialUrl == "u"
+
+
+def test_a_code_without_the_presenters_key_is_refused() -> None:
+    # Pathfinder 2.3.6+ removed joining unverified: its verifyChallenge fails without a key.
+    attendee = att.AttendeeSession(JoinCode("ab12cd", "Legacy", "u"))
+    outputs = attendee.channel_opened(0.0, 0)
+    assert sent_by_attendee(outputs) == []
+    [failed] = outputs
+    assert isinstance(failed, att.Failed) and "without the presenter's key" in failed.reason
+    assert attendee.phase is att.AttendeePhase.FAILED
 
 
 def test_heartbeat_echo_and_latency() -> None:
@@ -200,8 +227,8 @@ def test_late_joiner_gets_current_state() -> None:
 
     presenter.broadcast(Navigation(tutorialUrl="https://grafana.com/docs/y", stepNumber=4), 0)
     attendee = att.AttendeeSession(presenter.join_code)
-    presenter.connection_opened("c9", "late", 0.0)
-    [challenge] = sent_by_attendee(attendee.channel_opened(0, 0))
+    presenter.connection_opened("c9", "peer-c9", 0.0, binding("c9"))
+    [challenge] = sent_by_attendee(attendee.channel_opened(0, 0, binding("c9")))
     [response] = sent_by_presenter(presenter.message_received("c9", challenge, 0, 0), "c9")
     [join] = sent_by_attendee(attendee.message_received(response, 0, 0))
     messages = sent_by_presenter(presenter.message_received("c9", join, 0, 0), "c9")
@@ -235,6 +262,10 @@ def test_a_repeat_within_500_ms_is_one_click() -> None:
     ]
     assert [d.event.timestamp for d in delivered] == [1000, 1600, 2200, 2250]
     assert attendee.duplicates_dropped == 1
+    # Pathfinder compares the absolute difference: an earlier timestamp counts too.
+    [early] = sent_by_presenter(presenter.broadcast(DoIt(stepId="s", action=action), 1900))
+    assert not [o for o in attendee.message_received(early, 1, 2300) if isinstance(o, att.Deliver)]
+    assert attendee.duplicates_dropped == 2
 
 
 def test_a_nonce_that_is_not_base64url_gets_no_answer_and_spends_the_challenge() -> None:
@@ -242,5 +273,115 @@ def test_a_nonce_that_is_not_base64url_gets_no_answer_and_spends_the_challenge()
     presenter = make_presenter()
     presenter.connection_opened("c1", "x", 0.0)
     bad = presenter.message_received("c1", {"type": "presenter_challenge", "nonce": "n!"}, 0, 0)
-    good = presenter.message_received("c1", {"type": "presenter_challenge", "nonce": "YQ"}, 0, 0)
+    good = presenter.message_received("c1", {"type": "presenter_challenge", "nonce": NONCE}, 0, 0)
     assert sent_by_presenter(bad) == [] and sent_by_presenter(good) == []
+
+
+def challenge(nonce: str = NONCE, proof: str | None = "bound-v1") -> dict[str, Any]:
+    message: dict[str, Any] = {"type": "presenter_challenge", "nonce": nonce}
+    if proof:
+        message["proof"] = proof
+    return message
+
+
+def test_our_code_asks_for_the_bound_proof_and_a_pathfinder_code_for_the_plain_one() -> None:
+    presenter = make_presenter()
+    assert presenter.join_code.proof == "bound-v1"
+    [ours] = sent_by_attendee(
+        att.AttendeeSession(presenter.join_code).channel_opened(0, 0, binding())
+    )
+    assert ours["proof"] == "bound-v1"
+    upstream_code = JoinCode("abc123", "Demo", "u", presenter.key.public_key)  # no proof field
+    attendee = att.AttendeeSession(upstream_code, make_nonce=lambda: NONCE)
+    [plain] = sent_by_attendee(attendee.channel_opened(0, 0, binding()))
+    assert plain == {"type": "presenter_challenge", "nonce": NONCE}
+    presenter.connection_opened("c1", "peer-c1", 0.0, binding())
+    [response] = sent_by_presenter(presenter.message_received("c1", plain, 0, 0))
+    assert "proof" not in response  # upstream's answer, unchanged
+    attendee.message_received(response, 0.1, 0)
+    assert attendee.phase is att.AttendeePhase.JOINING
+
+
+def test_a_relayed_bound_proof_is_refused() -> None:
+    # The attacker holds the presenter's id; the victim's challenge reaches the real
+    # presenter over the attacker's own connection, so the proof names that connection.
+    presenter = make_presenter()
+    victim = att.AttendeeSession(presenter.join_code, make_nonce=lambda: NONCE)
+    victim_side = ChannelBinding("victim", "abc123", "AA:victim", "BB:attacker-as-presenter")
+    [relayed] = sent_by_attendee(victim.channel_opened(0, 0, victim_side))
+    for variant in (relayed, {k: v for k, v in relayed.items() if k != "proof"}):
+        fresh = make_presenter()
+        fresh.key = presenter.key
+        fresh.connection_opened("c1", "attacker", 0.0, binding("attacker"))
+        [response] = sent_by_presenter(fresh.message_received("c1", variant, 0, 0))
+        target = att.AttendeeSession(presenter.join_code, make_nonce=lambda: NONCE)
+        target.channel_opened(0, 0, victim_side)
+        outputs = target.message_received(response, 0.1, 0)
+        assert target.phase is att.AttendeePhase.FAILED
+        assert sent_by_attendee(outputs) == []  # no attendee_join to the relay
+
+
+def test_a_bound_challenge_without_a_binding_or_with_an_unknown_proof_gets_no_answer() -> None:
+    presenter = make_presenter()
+    presenter.connection_opened("c1", "x", 0.0)  # nothing names this connection
+    assert sent_by_presenter(presenter.message_received("c1", challenge(), 0, 0)) == []
+    presenter.connection_opened("c2", "y", 0.0, binding("c2"))
+    outputs = presenter.message_received("c2", challenge(proof="bound-v9"), 0, 0)
+    assert sent_by_presenter(outputs, "c2") == []
+
+
+def test_an_attendee_with_a_bound_code_but_no_binding_fails_closed() -> None:
+    attendee = att.AttendeeSession(make_presenter().join_code)
+    [failed] = attendee.channel_opened(0, 0, None)
+    assert isinstance(failed, att.Failed) and attendee.phase is att.AttendeePhase.FAILED
+
+
+def test_challenges_are_answered_only_in_the_handshake() -> None:
+    presenter = make_presenter()
+    presenter.connection_opened("late", "peer-late", 0.0, binding("late"))
+    assert sent_by_presenter(presenter.message_received("late", challenge(), 10.5, 0), "late") == []
+    attendee = att.AttendeeSession(presenter.join_code)
+    handshake(presenter, attendee, "c1")
+    record = presenter.joined[0]
+    record.challenged = False  # even if it had not challenged: joined is too late
+    assert sent_by_presenter(presenter.message_received("c1", challenge(), 1, 0)) == []
+    assert presenter.challenges_refused == 2
+
+
+def test_challenges_are_capped_per_remote_peer_and_per_minute() -> None:
+    presenter = make_presenter()
+    limits = presenter.challenge_limits
+    answered = 0
+    for i in range(10):  # one remote id, ten connections in a minute
+        conn = f"a{i}"
+        presenter.connection_opened(conn, "peer-a", i, ChannelBinding("peer-a", "abc123", "A", "B"))
+        answered += len(
+            sent_by_presenter(presenter.message_received(conn, challenge(), i, 0), conn)
+        )
+    assert answered == limits.per_peer_per_minute
+    # A minute later that peer is answered again.
+    presenter.connection_opened(
+        "a-late", "peer-a", 70, ChannelBinding("peer-a", "abc123", "A", "B")
+    )
+    assert sent_by_presenter(presenter.message_received("a-late", challenge(), 70, 0), "a-late")
+    # Many remote ids: at most per_minute plain (Pathfinder) proofs in all, which can be
+    # hoarded and relayed; bound proofs name their connection, so a big room of ours joins.
+    for proof, expected in ((None, limits.per_minute), ("bound-v1", 200)):
+        answered = 0
+        for i in range(200):
+            conn, peer = f"m{i}-{proof}", f"peer-m{i}-{proof}"
+            presenter.connection_opened(conn, peer, 80, ChannelBinding(peer, "abc123", "A", "B"))
+            outputs = presenter.message_received(conn, challenge(proof=proof), 80, 0)
+            answered += len(sent_by_presenter(outputs, conn))
+        assert answered == expected
+
+
+def test_a_repeated_attendee_join_is_ignored() -> None:
+    # Pathfinder accepts attendee_join only from a connection still pending its handshake.
+    presenter = make_presenter()
+    attendee = att.AttendeeSession(presenter.join_code, name="Ada")
+    handshake(presenter, attendee)
+    again = {"type": "attendee_join", "name": "Mallory", "mode": "follow", "timestamp": 2}
+    assert presenter.message_received("c1", again, 1, 2) == []
+    [ada] = presenter.joined
+    assert (ada.name, ada.mode) == ("Ada", AttendeeMode.GUIDED)

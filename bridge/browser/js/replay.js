@@ -6,6 +6,7 @@
   "use strict";
   if (window.__pathfinderBridgeReplay) return;
   const contract = window.__pathfinderBridgeContract;
+  const readGuide = window.__pathfinderBridgeReadGuide; // js/guide_steps.js
   const hl = contract.highlight;
   let current = null;
 
@@ -59,7 +60,17 @@
     return box.className;
   }
 
-  // What a trusted click at the element's centre would hit, and whether that is the element.
+  // A short readable label: what a person would call this element.
+  function labelOf(node) {
+    if (!node) return "";
+    const text = node.getAttribute("aria-label") || node.getAttribute("title") ||
+      (node.textContent || "").trim() || (typeof node.value === "string" ? node.value : "");
+    return text.replace(/\s+/g, " ").slice(0, 200);
+  }
+
+  // What a trusted click at the element's centre would hit, whether that is the element, and
+  // where that click would lead: the link or the form submission of what is actually hit
+  // (a link inside a clicked container counts), so Python can refuse one that leaves.
   function hitTest(el) {
     if (!el.isConnected) return { ok: false, stale: true };
     const rect = el.getBoundingClientRect();
@@ -70,8 +81,17 @@
     const ok = !!hit && (hit === el || el.contains(hit) || hit.contains(el));
     const describe = (node) => node ? node.tagName.toLowerCase() + (node.id ? "#" + node.id : "") +
       (typeof node.className === "string" && node.className ? "." + node.className.trim().split(/\s+/).join(".") : "") : "nothing";
-    const link = el.closest("a[href]");
+    const clicked = hit || el;
+    const link = clicked.closest("a[href], area[href]");
+    const submitter = clicked.closest("button, input[type=submit], input[type=image]");
+    const submits = submitter && submitter.form && (submitter.type === "submit" || submitter.type === "image");
+    // formAction reads as the document's URL when the button has no formaction of its own.
+    const action = submits ? (submitter.hasAttribute("formaction") ? submitter.formAction : submitter.form.action) : null;
+    const label = labelOf(el) + (hit && hit !== el && el.contains(hit) ? " " + labelOf(hit) : "");
+    const opensIn = (link ? link.target : submits ? submitter.formTarget || submitter.form.target : "") || "";
+    const newTab = !["", "_self", "_top", "_parent"].includes(opensIn.toLowerCase());
     return { ok, stale: false, x, y, hit: describe(hit), href: link ? link.href : null,
+      form: action, newTab, label: label.slice(0, 300),
       disabled: !!(el.disabled || el.closest("[aria-disabled='true']")) };
   }
 
@@ -89,6 +109,22 @@
     return input ? input.value : el.textContent;
   }
 
+  // The guide the docs panel shows, and a stamp of it (a hash of its steps as read): Python plans
+  // with the guide it read last and passes that stamp to the calls below, which answer
+  // {stale: true} before touching anything when the panel has changed since.
+  function stampOf(guide) {
+    if (!guide) return "none";
+    const text = JSON.stringify(guide);
+    let x = 0x811c9dc5;
+    for (let i = 0; i < text.length; i++) { x ^= text.charCodeAt(i); x = Math.imul(x, 0x01000193) >>> 0; }
+    return text.length + ":" + x.toString(16);
+  }
+  function guide() {
+    const shown = readGuide(contract);
+    return { guide: shown, stamp: stampOf(shown) };
+  }
+  const changedSince = (stamp) => typeof stamp === "string" && stampOf(readGuide(contract)) !== stamp;
+
   // The fast path for plain CSS targets: wait for the first match to be visible (as
   // Pathfinder's querySelector would find it), then draw or aim in the same call.
   function isVisible(el) {
@@ -97,13 +133,15 @@
     return getComputedStyle(el).visibility !== "hidden";
   }
 
-  // query: {css, contains}: Pathfinder's `css:contains(text)` is a text filter on the matches.
+  // query: {css, contains}: Pathfinder's `css:contains(text)` is a text filter on the matches
+  // (case-insensitive, as Pathfinder's).
   async function waitFor(query, timeoutMs) {
     const deadline = performance.now() + timeoutMs;
+    const wanted = query.contains === null ? null : query.contains.toLowerCase();
     for (;;) {
       let all;
       try { all = Array.from(document.querySelectorAll(query.css)); } catch { return { error: "bad selector" }; }
-      if (query.contains !== null) all = all.filter((el) => el.textContent.includes(query.contains));
+      if (wanted !== null) all = all.filter((el) => (el.textContent || "").toLowerCase().includes(wanted));
       const el = all[0];
       if (el && isVisible(el)) return { el, count: all.length };
       if (performance.now() >= deadline) return { error: "timeout" };
@@ -118,19 +156,35 @@
     }
   }
 
-  async function highlightSelector(selector, options, timeoutMs) {
+  async function highlightSelector(selector, options, timeoutMs, stamp) {
+    if (changedSince(stamp)) return { ok: false, stale: true };
     const found = await waitFor(selector, timeoutMs);
     if (found.error) return { ok: false, reason: found.error };
     ensureInView(found.el);
     return { ok: true, count: found.count, drawn: highlight(found.el, options) };
   }
 
-  async function aimSelector(selector, timeoutMs) {
+  async function aimSelector(selector, timeoutMs, stamp) {
+    if (changedSince(stamp)) return { found: false, stale: true };
     const found = await waitFor(selector, timeoutMs);
     if (found.error) return { ok: false, reason: found.error };
     clear();
     ensureInView(found.el);
     return { ...hitTest(found.el), count: found.count, found: true };
+  }
+
+  // Cross-document navigations this page starts (links, forms, scripts): after acting, Python
+  // waits for their outcome (committed at home, or blocked) before it reports a result.
+  let started = [];
+  if (window.navigation) {
+    window.navigation.addEventListener("navigate", (event) => {
+      if (!event.destination.sameDocument) started.push(event.destination.url);
+    });
+  }
+  function takeNavigations() {
+    const taken = started;
+    started = [];
+    return taken;
   }
 
   // In-app navigation to a path Python has already checked, as a router link does.
@@ -141,5 +195,6 @@
 
   window.__pathfinderBridgeReplay = {
     highlight, clear, hitTest, inputKind, readValue, navigate, highlightSelector, aimSelector,
+    takeNavigations, guide,
   };
 })();

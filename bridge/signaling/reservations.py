@@ -1,0 +1,235 @@
+"""Reservations: which token owns which peer id, while its owner is connected and for a grace
+period after it went away. Sans-I/O.
+
+The realm applies the rules; a `ReservationStore` holds the state. `MemoryReservationStore` is
+one server's store, and `encode_file` / `decode_file` let the I/O layer keep it across a
+restart. A cluster (issue 11) is a second store behind the same protocol, not a second server.
+Tokens are never kept: a reservation holds a salted SHA-256 digest of its token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import json
+import math
+import secrets
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from bridge.errors import BridgeError
+from bridge.protocol.peerjs import is_valid_id
+
+FILE_FORMAT = "pathfinder-bridge/signaling-reservations"
+FILE_VERSION = 1
+SALT_BYTES = 16
+#: A file holding more than this is not ours (the store's own cap is far lower by default).
+MAX_FILE_RESERVATIONS = 1_000_000
+
+
+class ReservationFileError(BridgeError):
+    """The reservation file cannot be used; the server starts without its reservations."""
+
+
+def token_digest(salt: bytes, token: str) -> str:
+    return hashlib.sha256(salt + token.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    id: str
+    token_digest: str
+    #: Realm time at which the reservation lapses; None while its owner is connected.
+    until: float | None = None
+    #: The owner's address, for the per-address cap ("" when loaded from a file).
+    ip: str = ""
+
+    @property
+    def held(self) -> bool:
+        return self.until is None
+
+    def lapsed(self, now: float) -> bool:
+        return self.until is not None and now >= self.until
+
+
+class ReservationStore(Protocol):
+    """Where the realm keeps reservations. `version` moves on every change, so an I/O layer
+    knows when to persist or publish them."""
+
+    @property
+    def salt(self) -> bytes: ...
+
+    @property
+    def version(self) -> int: ...
+
+    def get(self, id: str) -> Reservation | None: ...
+
+    def put(self, reservation: Reservation) -> None: ...
+
+    def remove(self, id: str) -> None: ...
+
+    def lapse(self, now: float) -> list[Reservation]:
+        """Remove and return the reservations that lapsed at `now`."""
+        ...
+
+    def count(self) -> int: ...
+
+    def count_for_ip(self, ip: str) -> int: ...
+
+    def snapshot(self) -> list[Reservation]: ...
+
+
+class MemoryReservationStore:
+    """One server's reservations: a dict, a count per address and a heap of expiry times."""
+
+    def __init__(self, salt: bytes | None = None, reservations: Iterable[Reservation] = ()):
+        self._salt = salt if salt is not None else secrets.token_bytes(SALT_BYTES)
+        self._by_id: dict[str, Reservation] = {}
+        self._per_ip: Counter[str] = Counter()
+        # (until, id); entries are checked against _by_id when popped (lazy deletion).
+        self._expiry: list[tuple[float, str]] = []
+        self._version = 0
+        for reservation in reservations:
+            self.put(reservation)
+
+    @property
+    def salt(self) -> bytes:
+        return self._salt
+
+    @property
+    def version(self) -> int:
+        return self._version
+
+    def get(self, id: str) -> Reservation | None:
+        return self._by_id.get(id)
+
+    def put(self, reservation: Reservation) -> None:
+        self._discard(reservation.id)
+        self._by_id[reservation.id] = reservation
+        self._per_ip[reservation.ip] += 1
+        if reservation.until is not None:
+            heapq.heappush(self._expiry, (reservation.until, reservation.id))
+        self._version += 1
+
+    def remove(self, id: str) -> None:
+        if self._discard(id):
+            self._version += 1
+
+    def lapse(self, now: float) -> list[Reservation]:
+        lapsed: list[Reservation] = []
+        while self._expiry and self._expiry[0][0] <= now:
+            until, id = heapq.heappop(self._expiry)
+            current = self._by_id.get(id)
+            if current is not None and current.until == until:
+                self.remove(id)
+                lapsed.append(current)
+        return lapsed
+
+    def count(self) -> int:
+        return len(self._by_id)
+
+    def count_for_ip(self, ip: str) -> int:
+        return self._per_ip[ip]
+
+    def snapshot(self) -> list[Reservation]:
+        return list(self._by_id.values())
+
+    def _discard(self, id: str) -> bool:
+        old = self._by_id.pop(id, None)
+        if old is None:
+            return False
+        self._per_ip[old.ip] -= 1
+        if self._per_ip[old.ip] <= 0:
+            del self._per_ip[old.ip]
+        return True
+
+
+# -- the file that carries reservations across a restart ----------
+
+
+def encode_file(
+    salt: bytes, reservations: Iterable[Reservation], *, now: float, wall_now: float
+) -> str:
+    """Reservations (a store's snapshot) as JSON text. Times become wall-clock (Unix) seconds;
+    a connected owner's reservation has none: its grace period starts when the next server
+    loads the file."""
+    entries = []
+    for reservation in reservations:
+        until = None if reservation.until is None else wall_now + (reservation.until - now)
+        entries.append(
+            {"id": reservation.id, "token_sha256": reservation.token_digest, "until": until}
+        )
+    document = {
+        "format": FILE_FORMAT,
+        "version": FILE_VERSION,
+        "salt": salt.hex(),
+        "saved_at": wall_now,
+        "reservations": entries,
+    }
+    return json.dumps(document, separators=(",", ":"))
+
+
+def decode_file(
+    text: str, *, now: float, wall_now: float, grace: float
+) -> tuple[bytes, list[Reservation]]:
+    """Parse a file written by `encode_file`; raise ReservationFileError for anything else.
+
+    Every reservation restarts in realm time and lasts at most `grace` from `now`, so a
+    clock that jumped cannot make one last longer. Lapsed ones are left out.
+    """
+    try:
+        document = json.loads(text)
+    except (ValueError, RecursionError):
+        raise ReservationFileError("not valid JSON") from None
+    if not isinstance(document, dict) or document.get("format") != FILE_FORMAT:
+        raise ReservationFileError("not a reservation file of pathfinder-bridge")
+    if document.get("version") != FILE_VERSION:
+        raise ReservationFileError(f"unknown version {document.get('version')!r}")
+    salt = _salt(document.get("salt"))
+    entries = document.get("reservations")
+    if not isinstance(entries, list) or len(entries) > MAX_FILE_RESERVATIONS:
+        raise ReservationFileError("'reservations' must be a list")
+    reservations: list[Reservation] = []
+    for index, entry in enumerate(entries):
+        reservation = _reservation(entry, index, now=now, wall_now=wall_now, grace=grace)
+        if reservation is not None:
+            reservations.append(reservation)
+    return salt, reservations
+
+
+def _salt(value: Any) -> bytes:
+    try:
+        salt = bytes.fromhex(value) if isinstance(value, str) else b""
+    except ValueError:
+        salt = b""
+    if len(salt) != SALT_BYTES:
+        raise ReservationFileError("'salt' must be 16 bytes of hex")
+    return salt
+
+
+def _reservation(
+    entry: Any, index: int, *, now: float, wall_now: float, grace: float
+) -> Reservation | None:
+    where = f"reservations[{index}]"
+    if not isinstance(entry, dict):
+        raise ReservationFileError(f"{where} must be an object")
+    id, digest, until = entry.get("id"), entry.get("token_sha256"), entry.get("until")
+    if not isinstance(id, str) or not is_valid_id(id, 256):
+        raise ReservationFileError(f"{where}: 'id' is not a peer id")
+    if not isinstance(digest, str) or len(digest) != 64 or not _is_hex(digest):
+        raise ReservationFileError(f"{where}: 'token_sha256' must be 64 hex digits")
+    if until is None:
+        remaining = grace
+    elif isinstance(until, int | float) and not isinstance(until, bool) and math.isfinite(until):
+        remaining = min(grace, until - wall_now)
+    else:
+        raise ReservationFileError(f"{where}: 'until' must be a number or null")
+    if remaining <= 0:
+        return None
+    return Reservation(id, digest, now + remaining)
+
+
+def _is_hex(text: str) -> bool:
+    return all(c in "0123456789abcdef" for c in text)

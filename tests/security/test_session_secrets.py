@@ -1,0 +1,124 @@
+"""Issue 9, item 9, the presenter's secrets: its session file and the Grafana password.
+
+`--session-file` holds the session's private key: it used to be written through a dangling
+symbolic link planted at its path, and loaded whoever owned it and whoever could read it.
+`--password` shows in /proc/*/cmdline to every local user.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import select
+import subprocess
+import termios
+import time
+from pathlib import Path
+
+from bridge.session.session_file import PresenterIdentity
+from tests.conftest import UNIT
+from tests.servers import ROOT, bridge_command
+
+NOWHERE = "http://127.0.0.1:9/pathfinder"  # nothing listens: the presenter stops after the file
+
+
+def present(*args: str) -> subprocess.CompletedProcess[str]:
+    command = bridge_command("present", "--no-browser", "--server", NOWHERE, *args)
+    return subprocess.run(
+        command,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30 * UNIT,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_the_key_is_never_written_through_a_planted_link(tmp_path: Path) -> None:
+    target = tmp_path / "attacker-readable" / "stolen-key.json"
+    target.parent.mkdir()
+    link = tmp_path / "session.json"
+    link.symlink_to(target)  # dangling: the presenter would create the target
+    result = present("--session-file", str(link))
+    assert result.returncode == 1
+    assert "is a symbolic link" in result.stderr
+    assert not target.exists()
+
+
+def test_a_new_session_file_is_private(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "session.json"
+    present("--session-file", str(path))  # fails later, at the unreachable server
+    assert path.exists() and (path.stat().st_mode & 0o777) == 0o600
+
+
+def test_a_shared_or_foreign_session_file_is_refused(tmp_path: Path) -> None:
+    shared = tmp_path / "shared.json"
+    PresenterIdentity.new().save(shared)
+    shared.chmod(0o644)
+    result = present("--session-file", str(shared))
+    assert result.returncode == 1
+    assert "can be read or written by group or others" in result.stderr
+    assert "chmod 600" in result.stderr
+
+    foreign = tmp_path / "foreign.json"
+    PresenterIdentity.new().save(foreign)
+    if os.getuid() == 0:
+        os.chown(foreign, 65534, 65534)  # nobody's
+    else:
+        foreign = Path("/etc/hostname")  # root's, and readable
+    result = present("--session-file", str(foreign))
+    assert result.returncode == 1
+    assert "belongs to another user" in result.stderr
+
+
+def test_password_advice_in_help_and_a_warning_for_the_flag() -> None:
+    help_text = subprocess.run(
+        bridge_command("present", "--help"), cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    flat = " ".join(help_text.split())
+    assert "GRAFANA_PASSWORD" in flat and "process list" in flat
+    # It stops at the unreachable server, before any browser starts.
+    command = bridge_command("present", "--server", NOWHERE, "--user", "a", "--password", "pw")
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=30 * UNIT)
+    assert result.returncode == 1
+    assert "--password is visible to other users" in result.stderr
+
+
+def test_a_user_without_a_password_is_asked_on_the_terminal() -> None:
+    master, slave = pty.openpty()
+
+    def controlling_terminal() -> None:
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    process = subprocess.Popen(
+        bridge_command("present", "--server", NOWHERE, "--user", "admin"),
+        cwd=ROOT,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        start_new_session=True,
+        preexec_fn=controlling_terminal,
+        env={k: v for k, v in os.environ.items() if k != "GRAFANA_PASSWORD"},
+    )
+    os.close(slave)
+    seen = b""
+    try:
+        deadline = time.monotonic() + 30 * UNIT
+        while b"Grafana password for admin" not in seen and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.2)[0]:
+                seen += os.read(master, 4096)
+        assert b"Grafana password for admin" in seen
+        os.write(master, b"\x04")  # Ctrl-D: nothing typed
+        assert process.wait(30 * UNIT) == 1
+        while select.select([master], [], [], 0.2)[0]:
+            try:
+                seen += os.read(master, 4096)
+            except OSError:
+                break
+        assert b"sign-in cancelled" in seen
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        os.close(master)

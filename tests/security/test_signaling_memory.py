@@ -1,0 +1,136 @@
+"""Issue 9, attack 2: the signaling memory bomb.
+
+The review sent OFFERs to absent ids with payloads like `[[],[],...]` and took the server
+from 27 MiB to 3.2 GB in 25 s (1.2-1.7 GB stayed after the queues expired). Here the same
+attack, plus PeerJS-shaped 64 KiB OFFERs that fill every byte budget, hits the real
+`pathfinder-bridge signal` process from 80 sockets, while the server's RSS is read from
+/proc; the attack stops as soon as the RSS passes the bound (so a server without the fix
+fails quickly instead of eating the machine).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from websockets.asyncio.client import connect
+
+from tests.conftest import UNIT
+from tests.servers import CliProcess, free_port
+
+#: The README's bound: RSS of the server while the bomb runs and after its queues expire.
+RSS_BOUND_MIB = 128
+SOCKETS = 80
+ROUNDS = 2
+BOMBS_PER_ROUND = 10
+FILLERS_PER_ROUND = 5
+EXPIRE_TIMEOUT = 1.0
+
+#: `{"x":[[],[],...]}`: parsed, about 22 times its size. Just under the 64 KiB frame limit.
+BOMB_PAYLOAD = '{"x":[' + ",".join(["[]"] * 21_700) + "]}"
+#: A payload as PeerJS shapes it, as large as a frame allows: it passes every shape rule and
+#: is queued until the byte budgets say no.
+FILLER_PAYLOAD = {"sdp": {"type": "offer", "sdp": "a" * 65_000}, "type": "data"}
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError(f"no VmRSS for pid {pid}")
+
+
+def metric(base: str, name: str) -> float:
+    with urllib.request.urlopen(f"{base}/metrics", timeout=5 * UNIT) as response:
+        for line in response.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+    raise AssertionError(f"no metric {name}")
+
+
+async def attacker(port: int, n: int, go: asyncio.Event) -> None:
+    url = f"ws://127.0.0.1:{port}/pathfinder/peerjs?key=pathfinder&id=bomb{n}&token=t"
+    async with connect(url, open_timeout=10 * UNIT, max_queue=1) as ws:
+        assert json.loads(await ws.recv()) == {"type": "OPEN"}
+        for round in range(ROUNDS):
+            await go.wait()
+            for i in range(BOMBS_PER_ROUND):
+                await ws.send(
+                    f'{{"type":"OFFER","dst":"ghost{n}r{round}b{i}","payload":{BOMB_PAYLOAD}}}'
+                )
+            for i in range(FILLERS_PER_ROUND):
+                dst = f"ghost{n}r{round}f{i}"
+                await ws.send(json.dumps({"type": "OFFER", "dst": dst, "payload": FILLER_PAYLOAD}))
+            # Never read the answers (ERRORs, EXPIREs): they pile up on the server's side.
+            await asyncio.sleep(EXPIRE_TIMEOUT * 1.5)
+        ws.transport.abort()  # and vanish without a closing handshake
+
+
+async def test_the_queue_bomb_keeps_the_servers_memory_bounded(tmp_path: Path) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/pathfinder"
+    server = CliProcess(
+        "signal",
+        "--port",
+        str(port),
+        "--state-dir",
+        str(tmp_path),
+        "--expire-timeout",
+        str(EXPIRE_TIMEOUT),
+    )
+    with server:
+        server.wait_for(lambda line: line.startswith("Ready for connections"), 20 * UNIT)
+        pid = server.process.pid
+        idle = rss_mib(pid)
+        peak = idle
+        go = asyncio.Event()
+
+        async def watch() -> None:
+            nonlocal peak
+            while True:
+                peak = max(peak, rss_mib(pid))
+                assert peak < RSS_BOUND_MIB, f"server RSS {peak:.0f} MiB (idle {idle:.0f})"
+                await asyncio.sleep(0.02)
+
+        async def attack() -> None:
+            async with asyncio.TaskGroup() as group:
+                for n in range(SOCKETS):
+                    group.create_task(attacker(port, n, go))
+                go.set()
+
+        started = time.monotonic()
+        async with asyncio.timeout(120 * UNIT):
+            # The watcher failing (the bound passed) cancels the attack at once.
+            async with asyncio.TaskGroup() as group:
+                watcher = group.create_task(watch())
+                await group.create_task(attack())
+                # Every socket has closed; wait until what the bomb left in queues expired.
+                while await asyncio.to_thread(metric, base, "pathfinder_signaling_queued_messages"):  # noqa: ASYNC110
+                    await asyncio.sleep(0.1)
+                watcher.cancel()
+        after = rss_mib(pid)
+        print(
+            f"\nqueue bomb: {SOCKETS} sockets x {ROUNDS * (BOMBS_PER_ROUND + FILLERS_PER_ROUND)} "
+            f"64 KiB OFFERs in {time.monotonic() - started:.1f} s; server RSS idle {idle:.1f} MiB, "
+            f"peak {peak:.1f} MiB, after expiry {after:.1f} MiB"
+        )
+        assert peak < RSS_BOUND_MIB and after < RSS_BOUND_MIB
+        assert metric(base, 'pathfinder_signaling_rejected_total{reason="malformed"}') > 0
+        assert metric(base, 'pathfinder_signaling_rejected_total{reason="queue_full"}') > 0
+        await still_relays(port)
+
+
+async def still_relays(port: int) -> None:
+    def dial(id: str) -> Any:
+        return connect(f"ws://127.0.0.1:{port}/pathfinder/peerjs?key=pathfinder&id={id}&token=t")
+
+    async with dial("alice") as alice, dial("bob") as bob:
+        await alice.recv()
+        await bob.recv()
+        await alice.send(json.dumps({"type": "OFFER", "dst": "bob", "payload": {"sdp": "v=0"}}))
+        async with asyncio.timeout(5 * UNIT):
+            assert json.loads(await bob.recv())["src"] == "alice"
