@@ -22,7 +22,7 @@ from playwright.sync_api import Browser, Locator
 
 from bridge.browser.contract import pathfinder_contract
 from bridge.browser.grafana_tab import GUIDE_STEPS
-from bridge.browser.guide import Guide
+from bridge.browser.guide import Guide, step_shown
 from bridge.browser.launch import JS
 from bridge.protocol.events import DoIt, ShowMe
 from bridge.sandbox.server import SandboxServer
@@ -47,6 +47,7 @@ class CapturePage:
 
     def __init__(self, browser: Browser) -> None:
         self.hints: list[dict[str, Any]] = []
+        self.last_read: Guide | None = None
         self.page = new_page(browser)
         self.page.context.expose_binding(
             "__pathfinderBridgeCapture",
@@ -70,7 +71,8 @@ class CapturePage:
         assert len(self.hints) == before + 1, f"capture reported {self.hints[before:]}"
         hint = self.hints[-1]
         now = Guide.from_page(self.page.evaluate(GUIDE_STEPS, pathfinder_contract().data))
-        step = now.step(hint["stepId"]) if now is not None else None
+        step = step_shown(hint["stepId"], now, self.last_read)
+        self.last_read = now or self.last_read
         assert step is not None, f"capture cannot read back step {hint['stepId']}"
         kind = ShowMe if hint["type"] == "show_me" else DoIt
         return kind(stepId=step.step_id, action=step.action).to_wire()

@@ -21,6 +21,7 @@ from tests.realpanel.panel import (
     REAL_OUTLINE,
     button,
     completed,
+    doable,
     highlighted,
     join_live_session,
     navigate,
@@ -173,6 +174,14 @@ def test_our_presenter_announces_the_real_panels_guide(
             driver.get_by_test_id("docs-panel-tab-recommendations").click()
             show_tab(driver, "connect-datasource")
             announced(second)
+            # A section folds away once its last step is done, as soon as that step's Show me is
+            # pressed: the click is still broadcast, with the step as the panel showed it.
+            doable(driver, "do-it", "go-new-datasource").click()
+            for step_id in ("prometheus-card", "tempo-card"):
+                doable(driver, "show-me", step_id).click()
+                line = recorder.wait_for(lambda line: '"show_me"' in line, timeout=10 * UNIT)
+                assert json.loads(line)["stepId"] == step_id, line
+            driver.wait_for_selector("[data-step-id='tempo-card']", state="detached")
 
 
 def show_tab(page: Page, title: str) -> None:
