@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bridge.errors import ProtocolError
@@ -41,6 +41,8 @@ RELAYED_TYPES = frozenset(
 UNQUEUED_TYPES = frozenset({MessageType.LEAVE, MessageType.EXPIRE})
 #: Every type a client may send.
 CLIENT_TYPES = RELAYED_TYPES | {MessageType.HEARTBEAT}
+#: Keys of a client message the server relays; a frame with only these can go out as it came.
+_RELAYED_KEYS = frozenset({"type", "dst", "payload"})
 
 
 class ErrorText(enum.StrEnum):
@@ -81,6 +83,9 @@ class ClientMessage:
     type: MessageType
     dst: str | None = None
     payload: Any = None
+    #: The frame as received, when it holds nothing but type, dst and payload: the relayed
+    #: form is then this text with `src` put in front, not a re-serialization.
+    text: str | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def parse(cls, text: str, *, max_id_length: int = 64) -> ClientMessage:
@@ -115,7 +120,8 @@ class ClientMessage:
             MessageType.CANDIDATE,
         ) and not isinstance(payload, dict):
             raise ProtocolError(f"{kind} needs an object 'payload'")
-        return cls(kind, dst, payload)
+        relayable = text[:1] == "{" and data.keys() <= _RELAYED_KEYS
+        return cls(kind, dst, payload, text if relayable else None)
 
     def serialize(self) -> str:
         data: dict[str, Any] = {"type": str(self.type)}
@@ -199,3 +205,17 @@ def error_message(text: str) -> ServerMessage:
 def relayed(message: ClientMessage, src: str) -> ServerMessage:
     """The relayed form: `peer` keeps exactly type, src, dst and payload."""
     return ServerMessage(message.type, src, message.dst, message.payload)
+
+
+def relayed_frame(message: ClientMessage, src: str) -> str | None:
+    """The relayed form as text without serializing the payload again, or None when the
+    frame holds other keys (a forged `src` among them) and must be rebuilt.
+
+    `src` goes first; the rest is the client's own text, whose keys are type, dst and
+    payload only. A JSON reader that meets a key twice keeps the last one, as ours did when
+    it checked the frame, so the receiver reads what was checked. `src` is a valid peer id
+    (letters, digits, space, `_`, `-`): it needs no escaping.
+    """
+    if message.text is None:
+        return None
+    return '{"src":"' + src + '",' + message.text[1:]

@@ -28,6 +28,7 @@ from bridge.protocol.peerjs import (
     is_valid_token,
     open_message,
     relayed,
+    relayed_frame,
 )
 from bridge.signaling.metrics import RejectReason, SignalingMetrics
 from bridge.signaling.payload import check_frame_structure, check_payload
@@ -299,7 +300,7 @@ class Realm:
         client.last_seen = now
         if message.type is MessageType.HEARTBEAT:
             return []
-        return self._transmit(relayed(message, client.id), now)
+        return self._transmit(relayed(message, client.id), now, relayed_frame(message, client.id))
 
     def receive_binary(self, conn: int) -> list[Action]:
         if conn not in self._by_conn:
@@ -307,13 +308,15 @@ class Realm:
         self.metrics.reject(RejectReason.BINARY_FRAME)
         return [Send(conn, error_message(ErrorText.BINARY_FRAME))]
 
-    def _transmit(self, message: ServerMessage, now: float) -> list[Action]:
+    def _transmit(
+        self, message: ServerMessage, now: float, frame: str | None = None
+    ) -> list[Action]:
         assert message.src is not None
         destination = self._clients.get(message.dst) if message.dst else None
         if destination is not None:
             self.metrics.relayed[message.type.value] += 1
             logger.debug("[Signaling] Relay %s", message)
-            return [Send(destination.conn, message)]
+            return [Send(destination.conn, message, frame)]
         if message.type is MessageType.LEAVE and message.dst is None:
             sender = self._clients.get(message.src)
             if sender is not None:
@@ -324,13 +327,14 @@ class Realm:
             return []
         if message.type in UNQUEUED_TYPES or message.dst is None:
             return []
-        return self._enqueue(message, now)
+        return self._enqueue(message, now, frame)
 
-    def _enqueue(self, message: ServerMessage, now: float) -> list[Action]:
+    def _enqueue(self, message: ServerMessage, now: float, frame: str | None) -> list[Action]:
         assert message.dst is not None and message.src is not None
         limits = self.settings.limits
         sender = self._clients.get(message.src)
-        frame = message.serialize()
+        if frame is None:
+            frame = message.serialize()
         size = frame_size(frame) + QUEUED_OVERHEAD
         if self.queued_bytes_from(message.src) + size > limits.max_queued_bytes_per_sender:
             # The sender's own budget: its fault, and ERROR tells it so.

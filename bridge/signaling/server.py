@@ -18,7 +18,6 @@ from collections.abc import Callable
 from http import HTTPStatus
 from types import TracebackType
 
-from websockets.asyncio.connection import broadcast
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
@@ -36,6 +35,9 @@ from bridge.signaling.reservation_file import ReservationFile
 from bridge.signaling.routes import Router, websocket_params
 
 logger = logging.getLogger("bridge.signaling")
+
+#: Pending connections the kernel keeps for us (capped by net.core.somaxconn).
+LISTEN_BACKLOG = 4096
 
 
 class SendResult(enum.Enum):
@@ -94,6 +96,8 @@ class SignalingServer:
         self._ticker: asyncio.Task[None] | None = None
         self._keeper: asyncio.Task[None] | None = None
         self._closers: set[asyncio.Task[None]] = set()
+        #: Sockets with frames not yet written, and how many bytes (see `_send`).
+        self._unflushed: dict[ServerConnection, int] = {}
 
     # -- lifecycle ----------
 
@@ -115,6 +119,9 @@ class SignalingServer:
                 # compressing each one cost more CPU per relay than anything else in the server.
                 compression=None,
                 close_timeout=2,
+                # A join storm opens hundreds of sockets at once; the default backlog (100)
+                # overflows and each dropped SYN costs its client a 1 s retransmit.
+                backlog=LISTEN_BACKLOG,
             )
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
@@ -291,15 +298,37 @@ class SignalingServer:
 
     def _send(self, action: Send) -> SendResult:
         ws = self._sockets.get(action.conn)
-        if ws is None or ws.state is not State.OPEN:
+        if ws is None or ws.protocol.state is not State.OPEN:
             return SendResult.DEAD
+        pending = self._unflushed.get(ws, 0)
         # A reader this far behind gets nothing more, but keeps its socket and id: dropping
         # it would let whoever floods it free its id (issue 9).
-        if ws.transport.get_write_buffer_size() > self.config.limits.max_unsent_bytes:
+        if ws.transport.get_write_buffer_size() + pending > self.config.limits.max_unsent_bytes:
             return SendResult.REFUSED
-        # broadcast() writes without awaiting the peer: one slow peer never blocks another.
-        broadcast([ws], action.text)
+        # Framed now, written at the end of this turn of the loop: a read of many frames
+        # for one peer costs one write, not one system call per message. Nothing awaits the
+        # peer, so one slow peer never blocks another.
+        data = action.text.encode()
+        ws.protocol.send_text(data)
+        if not self._unflushed:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._unflushed[ws] = pending + len(data)
         return SendResult.SENT
+
+    def _flush(self) -> None:
+        unflushed, self._unflushed = self._unflushed, {}
+        for ws in unflushed:
+            chunks = ws.protocol.data_to_send()
+            if all(chunks):
+                if chunks and not ws.transport.is_closing():
+                    ws.transport.write(b"".join(chunks))
+            elif not ws.transport.is_closing():  # pragma: no cover - closed meanwhile
+                # An empty chunk is the protocol's end of stream: half-close, as websockets does.
+                ws.transport.write(b"".join(chunks))
+                if ws.transport.can_write_eof():
+                    ws.transport.write_eof()
+                else:
+                    ws.transport.close()
 
     def _close_later(self, conn: int, reason: str) -> None:
         ws = self._sockets.get(conn)
