@@ -59,6 +59,7 @@ class ErrorText(enum.StrEnum):
     BINARY_FRAME = "Binary messages are not supported"
     RATE_LIMITED = "Rate limit exceeded, message dropped"
     QUEUE_BUDGET = "Too much waiting for absent peers from you, message dropped"
+    CLUSTER_UNAVAILABLE = "Signaling cluster unavailable, try again shortly"
 
 
 ID_TAKEN_TEXT = "ID is taken"

@@ -24,6 +24,7 @@ class RejectReason(enum.StrEnum):
     RATE_LIMITED = "rate_limited"
     QUEUE_FULL = "queue_full"
     DESTINATION_BUSY = "destination_busy"
+    CLUSTER_UNAVAILABLE = "cluster_unavailable"
 
 
 @dataclass
@@ -34,6 +35,8 @@ class SignalingMetrics:
     relayed: Counter[str] = field(default_factory=Counter)
     queued: int = 0
     expired: int = 0
+    #: Messages handed to another instance of a cluster (or queued there).
+    forwarded: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
 
     def reject(self, reason: RejectReason) -> None:

@@ -10,13 +10,17 @@ from __future__ import annotations
 import asyncio
 import enum
 import errno
+import ipaddress
 import itertools
 import logging
+import os
+import secrets
 import ssl
 import time
 from collections.abc import Callable
 from http import HTTPStatus
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
@@ -30,9 +34,13 @@ from bridge.errors import ConfigError, PortInUseError
 from bridge.signaling.files import reservations_file
 from bridge.signaling.metrics import RejectReason
 from bridge.signaling.ports import describe_port_holder
-from bridge.signaling.realm import Action, Close, Realm, RealmSettings, Send
+from bridge.signaling.realm import Action, Close, Forward, Realm, RealmSettings, Send
 from bridge.signaling.reservation_file import ReservationFile
+from bridge.signaling.reservations import SALT_BYTES, Claim
 from bridge.signaling.routes import Router, websocket_params
+
+if TYPE_CHECKING:
+    from bridge.signaling.cluster import Cluster
 
 logger = logging.getLogger("bridge.signaling")
 
@@ -60,7 +68,9 @@ class SignalingServer:
     ):
         self.config = config
         self._clock = clock
+        clustered = bool(config.redis_url)
         # A server on a random port cannot be the same server after a restart: nothing to keep.
+        # A cluster keeps its reservations in Redis.
         self.reservation_file = (
             ReservationFile(
                 reservations_file(config),
@@ -69,7 +79,7 @@ class SignalingServer:
                 clock=clock,
                 wall_clock=wall_clock,
             )
-            if config.reservation_grace > 0 and config.port != 0
+            if config.reservation_grace > 0 and config.port != 0 and not clustered
             else None
         )
         self.realm = Realm(
@@ -80,14 +90,32 @@ class SignalingServer:
                 concurrent_limit=config.concurrent_limit,
                 limits=config.limits,
                 reservation_grace=config.reservation_grace,
+                clustered=clustered,
             )
         )
+        self.cluster: Cluster | None = None
+        if clustered:
+            # Imported here: one-process mode needs no Redis client.
+            from bridge.signaling.cluster import Cluster
+            from bridge.signaling.cluster_state import SharedReservations
+
+            name = config.instance_name or Cluster.default_name(config.port or os.getpid())
+            store = SharedReservations(
+                Cluster.new_incarnation(name),
+                secrets.token_bytes(SALT_BYTES),
+                grace=config.reservation_grace,
+            )
+            self.realm.store = store
+            self.cluster = Cluster(
+                config, self.realm, store, name=name, perform=self._perform_later, clock=clock
+            )
+        self._peer_list: list[str] = []
         self.router = Router(
             path=config.path,
             key=config.key,
             allowed_origins=config.allowed_origins,
             allow_discovery=config.allow_discovery,
-            peer_ids=self.realm.peer_ids,
+            peer_ids=self._peer_ids,
             metrics_text=self.metrics_text,
         )
         self._sockets: dict[int, ServerConnection] = {}
@@ -105,6 +133,9 @@ class SignalingServer:
         if self.reservation_file is not None:
             # Before the port opens: no one may register while the old reservations are unknown.
             self.realm.store = self.reservation_file.load()
+        if self.cluster is not None:
+            # Likewise: the realm's salt and this instance's channel come first.
+            await self.cluster.start()
         try:
             self._server = await serve(
                 self._handle,
@@ -126,10 +157,14 @@ class SignalingServer:
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 holder = describe_port_holder(self.config.port)
+                if self.cluster is not None:
+                    await self.cluster.close()
                 raise PortInUseError(
                     f"port {self.config.port} is already in use{holder}; stop it, or pick "
                     "another port with --port N (or server.port in config.yaml)"
                 ) from None
+            if self.cluster is not None:
+                await self.cluster.close()
             raise
         self._ticker = asyncio.create_task(self._tick_forever(), name="signaling-ticker")
         if self.reservation_file is not None:
@@ -155,6 +190,9 @@ class SignalingServer:
             self._keeper = None
         if self.reservation_file is not None:
             self.reservation_file.save(self.realm.store)
+        if self.cluster is not None:
+            # After the sockets: their peers' releases are written on the way out.
+            await self.cluster.close()
 
     async def __aenter__(self) -> SignalingServer:
         await self.start()
@@ -186,12 +224,23 @@ class SignalingServer:
         return f"{scheme}://{self.config.host}:{self.port}{self.config.path.rstrip('/')}"
 
     def metrics_text(self) -> str:
+        if self.cluster is None:
+            return self.realm.metrics.render(
+                peers=self.realm.peer_count,
+                queued_now=self.realm.queued_count,
+                queued_bytes=self.realm.queued_bytes,
+                reservations=self.realm.store.count(),
+            )
+        figures = self.cluster.figures
         return self.realm.metrics.render(
             peers=self.realm.peer_count,
-            queued_now=self.realm.queued_count,
-            queued_bytes=self.realm.queued_bytes,
-            reservations=self.realm.store.count(),
-        )
+            queued_now=figures.queued_messages,
+            queued_bytes=figures.queued_bytes,
+            reservations=figures.reservations,
+        ) + render_cluster_metrics(self.cluster)
+
+    def _peer_ids(self) -> list[str]:
+        return self._peer_list if self.cluster is not None else self.realm.peer_ids()
 
     def _ssl_context(self) -> ssl.SSLContext | None:
         if not self.config.tls_cert:
@@ -208,7 +257,16 @@ class SignalingServer:
 
     # -- HTTP ---------------------------------------------------------------------
 
-    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+    async def _process_request(
+        self, connection: ServerConnection, request: Request
+    ) -> Response | None:
+        if self.cluster is not None:
+            # Realm-wide answers are read from Redis when asked for.
+            route = request.path.split("?")[0].rstrip("/")
+            if route.endswith("/peers") and self.config.allow_discovery:
+                self._peer_list = await self.cluster.peer_ids()
+            elif route.endswith("/metrics"):
+                await self.cluster.renew()
         response = self.router.route(
             getattr(request, "method", "GET"), request.path, request.headers.get("Origin")
         )
@@ -231,11 +289,21 @@ class SignalingServer:
         conn = next(self._conn_ids)
         self._sockets[conn] = ws
         params = websocket_params(ws.request.path if ws.request else "")
-        ip = str(ws.remote_address[0]) if ws.remote_address else "?"
+        ip = client_address(ws, self.config.trusted_proxies)
         try:
-            actions = self.realm.connect(
-                conn, id=params.id, token=params.token, key=params.key, ip=ip, now=self._clock()
-            )
+            if self.cluster is None:
+                actions = self.realm.connect(
+                    conn, id=params.id, token=params.token, key=params.key, ip=ip, now=self._clock()
+                )
+            else:
+                admission = self.realm.admit(
+                    conn, id=params.id, token=params.token, key=params.key, ip=ip
+                )
+                if isinstance(admission, Claim):
+                    outcome = await self.cluster.claim(admission)
+                    actions = self.realm.claimed(admission, outcome, self._clock())
+                else:
+                    actions = admission
             self._reservations_changed()
             if await self._perform(actions, current=conn):
                 return
@@ -283,7 +351,10 @@ class SignalingServer:
         while pending:
             follow_up: list[Action] = []
             for action in pending:
-                if isinstance(action, Send):
+                if isinstance(action, Forward):
+                    assert self.cluster is not None
+                    self.cluster.forward(action)
+                elif isinstance(action, Send):
                     result = self._send(action)
                     if result is SendResult.REFUSED:
                         follow_up.extend(self.realm.send_refused(action.conn, action.message))
@@ -330,6 +401,12 @@ class SignalingServer:
                 else:
                     ws.transport.close()
 
+    def _perform_later(self, actions: list[Action]) -> None:
+        """Actions that come from the cluster (no socket's handler is running them)."""
+        for close in self._send_all(actions):
+            self._close_later(close.conn, close.reason)
+        self._reservations_changed()
+
     def _close_later(self, conn: int, reason: str) -> None:
         ws = self._sockets.get(conn)
         if ws is None:
@@ -350,3 +427,63 @@ class SignalingServer:
     def _reservations_changed(self) -> None:
         if self.reservation_file is not None:
             self.reservation_file.changed()
+        if self.cluster is not None:
+            self.cluster.changed()
+
+
+def client_address(ws: ServerConnection, trusted_proxies: tuple[str, ...]) -> str:
+    """The client's address: the socket's peer, or, when that peer is a trusted proxy, the
+    address the proxy appended to X-Forwarded-For (the last entry: the only one it vouches
+    for; anything before it came from the client)."""
+    ip = str(ws.remote_address[0]) if ws.remote_address else "?"
+    if ip not in trusted_proxies or ws.request is None:
+        return ip
+    forwarded = ws.request.headers.get_all("X-Forwarded-For")
+    if not forwarded:
+        return ip
+    last = forwarded[-1].split(",")[-1].strip()
+    return last if is_ip_address(last) else ip
+
+
+def is_ip_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def render_cluster_metrics(cluster: Cluster) -> str:
+    """The cluster's part of /metrics (Prometheus text)."""
+    metrics, figures = cluster.metrics, cluster.figures
+    rows = [
+        ("pathfinder_signaling_cluster_instance_info", "gauge",
+         "This instance of the cluster (its name as a label).",
+         [(f'{{instance="{cluster.name}"}}', 1)]),
+        ("pathfinder_signaling_cluster_instances", "gauge",
+         "Instances of the cluster alive, as of the last lease renewal.",
+         [("", figures.instances)]),
+        ("pathfinder_signaling_cluster_realm_peers", "gauge",
+         "Peers connected to any instance of the realm, as of the last lease renewal.",
+         [("", figures.realm_peers)]),
+        ("pathfinder_signaling_cluster_redis_up", "gauge",
+         "1 while Redis answers, 0 while this instance relays between its own peers only.",
+         [("", 1 if metrics.up else 0)]),
+        ("pathfinder_signaling_cluster_redis_round_trips_total", "counter",
+         "Round trips to Redis (one pipeline of calls each).",
+         [("", metrics.round_trips)]),
+        ("pathfinder_signaling_cluster_redis_errors_total", "counter",
+         "Calls to Redis that failed (unreachable, timed out, refused).",
+         [("", metrics.errors)]),
+        ("pathfinder_signaling_cluster_redis_outages_total", "counter",
+         "Times Redis became unreachable for this instance.",
+         [("", metrics.outages)]),
+        ("pathfinder_signaling_cluster_relays_total", "counter",
+         "Messages relayed across instances, by direction.",
+         [('{direction="sent"}', metrics.sent), ('{direction="received"}', metrics.received)]),
+    ]  # fmt: skip
+    lines: list[str] = []
+    for name, kind, help_text, samples in rows:
+        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
+        lines += [f"{name}{labels} {value:g}" for labels, value in samples]
+    return "\n".join(lines) + "\n"

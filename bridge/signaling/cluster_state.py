@@ -1,0 +1,174 @@
+"""The realm's store when several servers share one realm on Redis: sans-I/O parts.
+
+`SharedReservations` is what the realm writes to (a `ReservationStore`): claims go to Redis
+directly (atomic, awaited by the I/O layer), so here only the writes that follow from the
+realm's rules wait in an outbox: an owner left (reserve for the grace period) or gave its
+id up. The rest parses what the Redis scripts (`cluster_scripts.py`) answer and what
+instances publish to each other, and paces reconnection.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from bridge.errors import ProtocolError
+from bridge.protocol.peerjs import MessageType, ServerMessage
+from bridge.signaling.realm import RouteResult
+from bridge.signaling.reservations import (
+    Claim,
+    ClaimOutcome,
+    ClaimResult,
+    QueuedFrame,
+    Reservation,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """Socket `owner` no longer holds `id`: keep it for its token `grace_ms`, or free it (0)."""
+
+    id: str
+    owner: str
+    grace_ms: int
+
+
+@dataclass(frozen=True)
+class ClusterFigures:
+    """Realm-wide figures, as of the last renewal."""
+
+    realm_peers: int = 0
+    instances: int = 0
+    reservations: int = 0
+    queued_messages: int = 0
+    queued_bytes: int = 0
+
+
+class SharedReservations:
+    """The realm's `ReservationStore` in cluster mode: writes wait in `outbox` for Redis."""
+
+    def __init__(self, incarnation: str, salt: bytes, *, grace: float) -> None:
+        self.incarnation = incarnation
+        self._salt = salt
+        self._grace_ms = max(0, round(grace * 1000))
+        self._version = 0
+        self.outbox: list[Release] = []
+        self.figures = ClusterFigures()
+
+    def owner(self, conn: int) -> str:
+        return f"{self.incarnation}/{conn}"
+
+    @property
+    def salt(self) -> bytes:
+        return self._salt
+
+    @salt.setter
+    def salt(self, value: bytes) -> None:
+        self._salt = value
+
+    @property
+    def version(self) -> int:
+        return self._version
+
+    def get(self, id: str) -> Reservation | None:
+        return None  # Redis answers claims; nothing is read here
+
+    def put(self, reservation: Reservation) -> None:
+        if reservation.held or reservation.conn is None:
+            return  # a claim wrote it
+        # Its owner left: the realm keeps it `reservation_grace`, which Redis counts itself.
+        self.outbox.append(Release(reservation.id, self.owner(reservation.conn), self._grace_ms))
+        self._version += 1
+
+    def remove(self, id: str, conn: int | None = None) -> None:
+        if conn is not None:
+            self.outbox.append(Release(id, self.owner(conn), 0))
+            self._version += 1
+
+    def lapse(self, now: float) -> list[Reservation]:
+        return []  # Redis lapses leases by their TTL
+
+    def count(self) -> int:
+        return self.figures.reservations
+
+    def count_for_ip(self, ip: str) -> int:
+        return 0  # counted in Redis, at claim time
+
+    def snapshot(self) -> list[Reservation]:
+        return []
+
+    def claim(self, claim: Claim, now: float, *, max_total: int, max_per_ip: int) -> ClaimOutcome:
+        raise NotImplementedError("a cluster claims in Redis: admit(), then claimed()")
+
+
+def claim_outcome(answer: list[bytes]) -> tuple[ClaimOutcome, str]:
+    """The claim script's answer, and the previous owner ('' when none)."""
+    kind = answer[0].decode()
+    if kind != "claimed":
+        return ClaimOutcome(ClaimResult(kind)), ""
+    queued = tuple(queued_frame(entry) for entry in answer[3:])
+    return ClaimOutcome(ClaimResult.CLAIMED, answer[1] == b"1", queued), answer[2].decode()
+
+
+def queued_frame(entry: bytes) -> QueuedFrame:
+    kind, src, _size, frame = entry.decode().split("\n", 3)
+    return QueuedFrame(kind, src, frame)
+
+
+def route_result(answer: bytes) -> RouteResult:
+    return RouteResult(answer.decode())
+
+
+def figures(answer: list[int | bytes]) -> tuple[ClusterFigures, list[str]]:
+    """The renewal's answer: realm-wide figures, and ids of ours whose record is gone."""
+    numbers = [int(value) for value in answer[:5]]
+    missing = [bytes(value).decode() for value in answer[5:] if isinstance(value, bytes)]
+    return ClusterFigures(*numbers), missing
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A message another instance routed to a peer here."""
+
+    message: ServerMessage
+    frame: str
+
+
+@dataclass(frozen=True)
+class Moved:
+    """The token of `id` claimed it on another instance: socket `conn` here is replaced."""
+
+    id: str
+    conn: int
+
+
+def parse_envelope(data: bytes, incarnation: str) -> Delivery | Moved:
+    """What arrived on this instance's channel. Raises ProtocolError for anything else."""
+    try:
+        text = data.decode()
+        if text.startswith("M\n"):
+            _, dst, kind, src, frame = text.split("\n", 4)
+            return Delivery(ServerMessage(MessageType(kind), src, dst), frame)
+        if text.startswith("K\n"):
+            _, id, owner = text.split("\n", 2)
+            mine, _, conn = owner.rpartition("/")
+            if mine == incarnation:
+                return Moved(id, int(conn))
+    except (UnicodeDecodeError, ValueError):
+        pass
+    raise ProtocolError(f"not a cluster message: {data[:40]!r}")
+
+
+def backoff(
+    initial: float = 0.1,
+    maximum: float = 5.0,
+    factor: float = 2.0,
+    rng: random.Random | None = None,
+) -> Iterator[float]:
+    """Delays between reconnection attempts: doubling with full jitter, up to `maximum`."""
+    rng = rng or random.Random()
+    delay = initial
+    while True:
+        yield rng.uniform(delay / 2, delay)
+        delay = min(maximum, delay * factor)
