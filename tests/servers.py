@@ -354,7 +354,9 @@ class RedisServer:
 def haproxy(instances: list[int], port: int | None = None) -> Iterator[str]:
     """HAProxy with deploy/haproxy.cfg in front of our instances on these ports; yields the
     signaling URL clients use. Ready once both instances pass their health checks."""
-    binary = shutil.which("haproxy")
+    binary = shutil.which("haproxy") or (
+        "/usr/sbin/haproxy" if os.path.exists("/usr/sbin/haproxy") else None
+    )
     assert binary, "haproxy is not installed: `make install` installs it"
     port = port or free_port()
     env = {
@@ -384,7 +386,13 @@ def haproxy(instances: list[int], port: int | None = None) -> Iterator[str]:
             process.stderr.close()
 
 
-def signal_instance(port: int, redis_url: str, state_dir: str, *extra: str) -> CliProcess:
+#: Timers for cluster tests: fast enough that timeouts and expiry happen within a test.
+FAST_TIMERS = {"PATHFINDER_BRIDGE_SERVER_CLEANUP_INTERVAL": "0.1"}
+
+
+def signal_instance(
+    port: int, redis_url: str, state_dir: str, *extra: str, env: dict[str, str] | None = None
+) -> CliProcess:
     """One instance of a cluster: `pathfinder-bridge signal --redis URL`, started; wait for
     its "Ready for connections" with `.wait_for`."""
     return CliProcess(
@@ -400,6 +408,7 @@ def signal_instance(port: int, redis_url: str, state_dir: str, *extra: str) -> C
         "--trusted-proxy",
         "127.0.0.1",
         *extra,
+        env={**FAST_TIMERS, **(env or {})},
     )
 
 
@@ -418,10 +427,12 @@ class ClusterOfTwo:
 
 
 @contextlib.contextmanager
-def cluster_of_two(*extra: str, proxy: bool = True) -> Iterator[ClusterOfTwo]:
+def cluster_of_two(
+    *extra: str, proxy: bool = True, env: dict[str, str] | None = None
+) -> Iterator[ClusterOfTwo]:
     with RedisServer() as redis, tempfile.TemporaryDirectory(prefix="pfb-cluster-") as state:
         ports = [free_port(), free_port()]
-        instances = [signal_instance(port, redis.url, state, *extra) for port in ports]
+        instances = [signal_instance(port, redis.url, state, *extra, env=env) for port in ports]
         try:
             for instance in instances:
                 instance.wait_for(lambda line: line.startswith("Ready for connections"))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import enum
 import errno
-import ipaddress
 import itertools
 import logging
 import os
@@ -37,7 +36,7 @@ from bridge.signaling.ports import describe_port_holder
 from bridge.signaling.realm import Action, Close, Forward, Realm, RealmSettings, Send
 from bridge.signaling.reservation_file import ReservationFile
 from bridge.signaling.reservations import SALT_BYTES, Claim
-from bridge.signaling.routes import Router, websocket_params
+from bridge.signaling.routes import Router, forwarded_client, websocket_params
 
 if TYPE_CHECKING:
     from bridge.signaling.cluster import Cluster
@@ -96,7 +95,13 @@ class SignalingServer:
         self.cluster: Cluster | None = None
         if clustered:
             # Imported here: one-process mode needs no Redis client.
-            from bridge.signaling.cluster import Cluster
+            try:
+                from bridge.signaling.cluster import Cluster
+            except ModuleNotFoundError as exc:
+                raise ConfigError(
+                    f"server.redis_url: cluster mode needs the Redis client ({exc.name} is "
+                    "missing): pip install 'pathfinder-bridge[cluster]'"
+                ) from None
             from bridge.signaling.cluster_state import SharedReservations
 
             name = config.instance_name or Cluster.default_name(config.port or os.getpid())
@@ -432,25 +437,9 @@ class SignalingServer:
 
 
 def client_address(ws: ServerConnection, trusted_proxies: tuple[str, ...]) -> str:
-    """The client's address: the socket's peer, or, when that peer is a trusted proxy, the
-    address the proxy appended to X-Forwarded-For (the last entry: the only one it vouches
-    for; anything before it came from the client)."""
-    ip = str(ws.remote_address[0]) if ws.remote_address else "?"
-    if ip not in trusted_proxies or ws.request is None:
-        return ip
-    forwarded = ws.request.headers.get_all("X-Forwarded-For")
-    if not forwarded:
-        return ip
-    last = forwarded[-1].split(",")[-1].strip()
-    return last if is_ip_address(last) else ip
-
-
-def is_ip_address(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
+    peer = str(ws.remote_address[0]) if ws.remote_address else "?"
+    forwarded = ws.request.headers.get_all("X-Forwarded-For") if ws.request else []
+    return forwarded_client(peer, forwarded, trusted_proxies)
 
 
 def render_cluster_metrics(cluster: Cluster) -> str:
