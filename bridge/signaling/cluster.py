@@ -424,6 +424,8 @@ class Cluster:
 
     async def _recover(self) -> None:
         async with asyncio.timeout(self.config.redis_timeout * 3):
+            # Connections from before the outage may look open and fail at their first use.
+            await self._client().connection_pool.disconnect()
             await self._client().ping()
             await self._connect()
             claims = self.realm.registrations()
