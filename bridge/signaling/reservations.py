@@ -217,8 +217,9 @@ class MemoryReservationStore:
             max_total=max_total,
             max_per_ip=max_per_ip,
         )
-        if result is ClaimResult.CLAIMED:
-            self.put(Reservation(claim.id, claim.token_digest, None, claim.ip, claim.conn))
+        if result is not ClaimResult.CLAIMED:
+            return ClaimOutcome(result)
+        self.put(Reservation(claim.id, claim.token_digest, None, claim.ip, claim.conn))
         return ClaimOutcome(result, reserved=current is not None)
 
     def count_for_ip(self, ip: str) -> int:
