@@ -447,8 +447,8 @@ def render_cluster_metrics(cluster: Cluster) -> str:
     metrics, figures = cluster.metrics, cluster.figures
     rows = [
         ("pathfinder_signaling_cluster_instance_info", "gauge",
-         "This instance of the cluster (its name as a label).",
-         [(f'{{instance="{cluster.name}"}}', 1)]),
+         "This instance of the cluster, named by the name label.",
+         [(f'{{name="{cluster.name}"}}', 1)]),
         ("pathfinder_signaling_cluster_instances", "gauge",
          "Instances of the cluster alive, as of the last lease renewal.",
          [("", figures.instances)]),

@@ -115,7 +115,7 @@ def parse_status(body: str) -> tuple[int | None, ClusterStatus | None]:
             continue
         name, _, value = line.rpartition(" ")
         if name.startswith("pathfinder_signaling_cluster_instance_info{"):
-            instance = name.split('instance="', 1)[1].rsplit('"', 1)[0]
+            instance = name.split('name="', 1)[1].rsplit('"', 1)[0]
             continue
         try:
             values[name] = float(value)

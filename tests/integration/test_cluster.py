@@ -241,7 +241,7 @@ async def test_discovery_and_metrics_see_the_whole_realm(cluster: ClusterOfTwo) 
         peers = await asyncio.to_thread(http_json, f"{url_a}/pathfinder/peers")
         assert {"x10a", "x10b"} <= set(peers)
         text = metrics(url_b)
-        assert f'pathfinder_signaling_cluster_instance_info{{instance="instance-{b}"}} 1' in text
+        assert f'pathfinder_signaling_cluster_instance_info{{name="instance-{b}"}} 1' in text
         assert metric(url_b, "pathfinder_signaling_cluster_instances") == 2
         assert metric(url_b, "pathfinder_signaling_cluster_realm_peers") >= 2
         assert metric(url_b, "pathfinder_signaling_peers") >= 1
