@@ -204,6 +204,19 @@ class Cluster:
                 self._perform(actions)
             self.store.salt = salt
         await self._subscribe()
+        # Announced at once (not at the first renewal): other instances count this one.
+        async with asyncio.timeout(self.config.redis_timeout):
+            answer = await redis.evalsha(
+                self._shas["refresh"],
+                0,
+                self._prefix,
+                self.incarnation,
+                self.name,
+                self._lease_ms,
+                self._instance_ttl_ms,
+                self.realm.peer_count,
+            )
+        self.store.figures, _ = figures(answer)
 
     async def _subscribe(self) -> None:
         if self._subscriber is not None:
