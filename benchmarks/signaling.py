@@ -304,6 +304,10 @@ def cluster(kind: str) -> Iterator[Target]:
             yield Target("two, cross-instance", [a], [b], pids)
 
 
+def number(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.2f}"
+
+
 def print_table(
     columns: list[str], rounds: dict[str, list[dict[str, float]]], ratio: tuple[str, str] | None
 ) -> None:
@@ -313,19 +317,22 @@ def print_table(
     }
     keys = list(medians[columns[0]])
     width = max(len(k) for k in keys)
-    header = f"{'figure':<{width}}" + "".join(f"  {c:>20}" for c in columns)
+    cell = 24
+    header = f"{'figure':<{width}}" + "".join(f"  {c:>{cell}}" for c in columns)
     if ratio:
-        header += f"  {ratio[0] + '/' + ratio[1]:>16}"
+        header += f"  {ratio[0] + '/' + ratio[1]:>12}"
     print(header)
     print("-" * len(header))
     for key in keys:
         line = f"{key:<{width}}"
         for c in columns:
             values = [r[key] for r in rounds[c]]
-            spread = f" ({min(values):.4g}-{max(values):.4g})" if len(values) > 1 else ""
-            line += f"  {medians[c][key]:>9.4g}{spread:>11}"
+            text = number(medians[c][key])
+            if len(values) > 1:
+                text += f" ({number(min(values))}-{number(max(values))})"
+            line += f"  {text:>{cell}}"
         if ratio:
-            line += f"  {medians[ratio[0]][key] / medians[ratio[1]][key]:>16.2f}"
+            line += f"  {medians[ratio[0]][key] / medians[ratio[1]][key]:>12.2f}"
         print(line)
 
 

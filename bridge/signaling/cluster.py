@@ -39,7 +39,6 @@ from bridge.protocol.peerjs import UNQUEUED_TYPES, MessageType, ServerMessage
 from bridge.signaling.cluster_scripts import SCRIPTS
 from bridge.signaling.cluster_state import (
     ClusterFigures,
-    Delivery,
     Release,
     SharedReservations,
     backoff,
@@ -57,6 +56,8 @@ logger = logging.getLogger("bridge.signaling")
 RENEW_CHUNK = 500
 #: Expired queues popped per sweep.
 SWEEP_LIMIT = 200
+#: Calls in one pipeline; a backlog goes in several, in order.
+MAX_BATCH = 1000
 #: What a lost connection to Redis raises.
 REDIS_FAILURES = (TimeoutError, OSError, RedisError)
 
@@ -294,7 +295,6 @@ class Cluster:
             self._perform(self.realm.forwarded(message, RouteResult.UNAVAILABLE))
             return
         assert message.src is not None and message.dst is not None
-        limits = self.config.limits
 
         def done(answer: Any) -> None:
             result = route_result(answer)
@@ -313,11 +313,6 @@ class Cluster:
                 message.src,
                 action.frame,
                 "1" if message.type in UNQUEUED_TYPES else "0",
-                limits.max_queued_bytes_per_sender,
-                limits.max_queued_per_peer,
-                limits.max_queued_total,
-                limits.max_queued_bytes_total,
-                QUEUED_OVERHEAD,
             ],
             done,
             failed,
@@ -357,11 +352,14 @@ class Cluster:
         self._pending.ready.set()
 
     def _take(self) -> list[_Call]:
+        """The next batch, in order: at most MAX_BATCH calls (the rest waits its turn)."""
         calls: list[_Call] = [self._release_call(r) for r in self.store.outbox]
         self.store.outbox.clear()
-        calls.extend(self._pending.calls)
-        self._pending.calls = []
-        self._pending.ready.clear()
+        room = max(0, MAX_BATCH - len(calls))
+        calls.extend(self._pending.calls[:room])
+        del self._pending.calls[:room]
+        if not self._pending.calls:
+            self._pending.ready.clear()
         return calls
 
     def _release_call(self, release: Release) -> _Call:
@@ -382,23 +380,46 @@ class Cluster:
         calls = self._take()
         if not calls:
             return
+        # Consecutive routes go as one script call (one PUBLISH per instance in Redis).
+        groups: list[list[_Call]] = []
+        for call in calls:
+            if call.script == "route" and groups and groups[-1][0].script == "route":
+                groups[-1].append(call)
+            else:
+                groups.append([call])
+        limits = self.config.limits
         try:
             async with asyncio.timeout(self.config.redis_timeout):
                 pipe = self._client().pipeline(transaction=False)
-                for call in calls:
-                    pipe.evalsha(self._shas[call.script], 0, self._prefix, *call.args)
+                for group in groups:
+                    if group[0].script == "route":
+                        args: list[str | int] = [
+                            limits.max_queued_bytes_per_sender,
+                            limits.max_queued_per_peer,
+                            limits.max_queued_total,
+                            limits.max_queued_bytes_total,
+                            QUEUED_OVERHEAD,
+                        ]
+                        for call in group:
+                            args.extend(call.args)
+                    else:
+                        args = group[0].args
+                    pipe.evalsha(self._shas[group[0].script], 0, self._prefix, *args)
                 answers = await pipe.execute(raise_on_error=False)
             self.metrics.round_trips += 1
         except REDIS_FAILURES as exc:
             self._lost(exc)
             self._fail(calls)
             return
-        for call, answer in zip(calls, answers, strict=True):
+        for group, answer in zip(groups, answers, strict=True):
             if isinstance(answer, Exception):
                 self._lost(answer)
-                call.failed()
+                self._fail(group)
+            elif group[0].script == "route":
+                for call, result in zip(group, answer, strict=True):
+                    call.done(result)
             else:
-                call.done(answer)
+                group[0].done(answer)
 
     def _fail(self, calls: list[_Call]) -> None:
         for call in calls:
@@ -492,9 +513,12 @@ class Cluster:
         except ProtocolError as exc:
             logger.warning("[Cluster] Ignored %s", exc)
             return
-        if isinstance(envelope, Delivery):
-            self.metrics.received += 1
-            self._perform(self.realm.deliver(envelope.message, envelope.frame))
+        if isinstance(envelope, list):
+            self.metrics.received += len(envelope)
+            actions: list[Action] = []
+            for delivery in envelope:
+                actions.extend(self.realm.deliver(delivery.message, delivery.frame))
+            self._perform(actions)
         else:
             self._perform(self.realm.moved(envelope.id, envelope.conn, self._clock()))
 

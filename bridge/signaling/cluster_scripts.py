@@ -104,39 +104,76 @@ return 1
 """
 )
 
-#: ARGV: prefix, dst, type, src, frame, never queued 0/1, per-sender bytes, per-peer count,
-#: total count, total bytes, overhead per message.
-#: -> 'delivered' | 'dropped' | 'queued' | 'sender_budget' | 'shared_budget'
+#: ARGV: prefix, per-sender bytes, per-peer count, total count, total bytes, overhead per
+#: message; then five per message: dst, type, src, frame, never queued 0/1.
+#: -> one answer per message, in order: 'delivered' | 'dropped' | 'queued' | 'sender_budget'
+#:    | 'shared_budget'.
+#: Messages for peers held elsewhere go out as one PUBLISH per instance, in order; if nobody
+#: hears it (that instance is gone), they are queued instead, as for an absent peer.
 ROUTE = (
     _PRELUDE
     + """
-local dst, typ, src, frame = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local holder = redis.call('HGET', P .. 'id:' .. dst, 'o')
-if holder and holder ~= '' then
-  local inst = string.match(holder, '^(.*)/')
-  local envelope = 'M\\n' .. dst .. '\\n' .. typ .. '\\n' .. src .. '\\n' .. frame
-  if inst and redis.call('PUBLISH', P .. 'ch:' .. inst, envelope) > 0 then
-    return 'delivered'
+local per_sender, per_peer = tonumber(ARGV[2]), tonumber(ARGV[3])
+local max_count, max_bytes, overhead = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local out, batches, order, holders = {}, {}, {}, {}
+
+local function enqueue(i, dst, typ, src, frame)
+  local size = #frame + overhead
+  if tonumber(redis.call('HGET', P .. 'qb', src) or '0') + size > per_sender then
+    out[i] = 'sender_budget'
+    return
+  end
+  local qkey = P .. 'q:' .. dst
+  local totals = redis.call('HMGET', P .. 'qtotal', 'bytes', 'count')
+  if redis.call('LLEN', qkey) >= per_peer or tonumber(totals[2] or '0') >= max_count
+    or tonumber(totals[1] or '0') + size > max_bytes then
+    out[i] = 'shared_budget'
+    return
+  end
+  if redis.call('EXISTS', qkey) == 0 then redis.call('ZADD', P .. 'qs', now, dst) end
+  redis.call('RPUSH', qkey, typ .. '\\n' .. src .. '\\n' .. size .. '\\n' .. frame)
+  redis.call('HINCRBY', P .. 'qb', src, size)
+  redis.call('HINCRBY', P .. 'qtotal', 'bytes', size)
+  redis.call('HINCRBY', P .. 'qtotal', 'count', 1)
+  out[i] = 'queued'
+end
+
+local n = 0
+for a = 7, #ARGV, 5 do
+  n = n + 1
+  local dst, typ, src, frame, unqueued = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
+  local inst = holders[dst]
+  if inst == nil then
+    local holder = redis.call('HGET', P .. 'id:' .. dst, 'o')
+    inst = (holder and holder ~= '' and string.match(holder, '^(.*)/')) or false
+    holders[dst] = inst
+  end
+  if inst then
+    if not batches[inst] then
+      batches[inst] = {}
+      order[#order + 1] = inst
+    end
+    local batch = batches[inst]
+    batch[#batch + 1] = {n, dst, typ, src, frame, unqueued}
+    out[n] = 'delivered'
+  elseif unqueued == '1' then
+    out[n] = 'dropped'
+  else
+    enqueue(n, dst, typ, src, frame)
   end
 end
-if ARGV[6] == '1' then return 'dropped' end
-local size = #frame + tonumber(ARGV[11])
-if tonumber(redis.call('HGET', P .. 'qb', src) or '0') + size > tonumber(ARGV[7]) then
-  return 'sender_budget'
+for _, inst in ipairs(order) do
+  local parts = {'B'}
+  for _, m in ipairs(batches[inst]) do
+    parts[#parts + 1] = m[2] .. '\\n' .. m[3] .. '\\n' .. m[4] .. '\\n' .. #m[5] .. '\\n' .. m[5]
+  end
+  if redis.call('PUBLISH', P .. 'ch:' .. inst, table.concat(parts, '\\n')) == 0 then
+    for _, m in ipairs(batches[inst]) do
+      if m[6] == '1' then out[m[1]] = 'dropped' else enqueue(m[1], m[2], m[3], m[4], m[5]) end
+    end
+  end
 end
-local qkey = P .. 'q:' .. dst
-local totals = redis.call('HMGET', P .. 'qtotal', 'bytes', 'count')
-if redis.call('LLEN', qkey) >= tonumber(ARGV[8])
-  or tonumber(totals[2] or '0') >= tonumber(ARGV[9])
-  or tonumber(totals[1] or '0') + size > tonumber(ARGV[10]) then
-  return 'shared_budget'
-end
-if redis.call('EXISTS', qkey) == 0 then redis.call('ZADD', P .. 'qs', now, dst) end
-redis.call('RPUSH', qkey, typ .. '\\n' .. src .. '\\n' .. size .. '\\n' .. frame)
-redis.call('HINCRBY', P .. 'qb', src, size)
-redis.call('HINCRBY', P .. 'qtotal', 'bytes', size)
-redis.call('HINCRBY', P .. 'qtotal', 'count', 1)
-return 'queued'
+return out
 """
 )
 

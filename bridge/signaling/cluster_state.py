@@ -143,21 +143,44 @@ class Moved:
     conn: int
 
 
-def parse_envelope(data: bytes, incarnation: str) -> Delivery | Moved:
-    """What arrived on this instance's channel. Raises ProtocolError for anything else."""
+def parse_envelope(data: bytes, incarnation: str) -> list[Delivery] | Moved:
+    """What arrived on this instance's channel: messages another instance routed here (in
+    the order they were sent), or a socket replaced elsewhere. Raises ProtocolError for
+    anything else."""
     try:
-        text = data.decode()
-        if text.startswith("M\n"):
-            _, dst, kind, src, frame = text.split("\n", 4)
-            return Delivery(ServerMessage(MessageType(kind), src, dst), frame)
-        if text.startswith("K\n"):
-            _, id, owner = text.split("\n", 2)
+        if data.startswith(b"B\n"):
+            return _deliveries(data)
+        if data.startswith(b"K\n"):
+            _, id, owner = data.decode().split("\n", 2)
             mine, _, conn = owner.rpartition("/")
             if mine == incarnation:
                 return Moved(id, int(conn))
     except (UnicodeDecodeError, ValueError):
         pass
     raise ProtocolError(f"not a cluster message: {data[:40]!r}")
+
+
+def _deliveries(data: bytes) -> list[Delivery]:
+    """`B`, then per message `dst type src length frame` separated by newlines (the length
+    in bytes: a frame may hold newlines)."""
+    deliveries: list[Delivery] = []
+    at = 2
+    while at < len(data):
+        fields: list[str] = []
+        for _ in range(4):
+            end = data.index(b"\n", at)
+            fields.append(data[at:end].decode())
+            at = end + 1
+        dst, kind, src, length = fields
+        end = at + int(length)
+        if end > len(data):
+            raise ValueError("truncated")
+        frame = data[at:end].decode()
+        deliveries.append(Delivery(ServerMessage(MessageType(kind), src, dst), frame))
+        at = end + 1
+    if not deliveries:
+        raise ValueError("empty")
+    return deliveries
 
 
 def backoff(

@@ -89,12 +89,15 @@ def test_what_the_store_did_is_what_the_sender_hears(
 def test_a_delivery_for_a_peer_that_left_bounces_as_expire() -> None:
     realm, _ = clustered_realm()
     join(realm, 1, "bob")
-    delivery = parse_envelope(b'M\nbob\nOFFER\nalice\n{"src":"alice"}', "inst~1")
-    assert isinstance(delivery, Delivery)
+    frame = '{"src":"alice","x":"é\n"}'
+    data = b"B\nbob\nOFFER\nalice\n%d\n%s\ncarol\nOFFER\nalice\n2\n{}" % (
+        len(frame.encode()),
+        frame.encode(),
+    )
+    delivery, gone = parse_envelope(data, "inst~1")  # type: ignore[misc]
+    assert isinstance(delivery, Delivery) and isinstance(gone, Delivery)
     [send] = realm.deliver(delivery.message, delivery.frame)
-    assert isinstance(send, Send) and send.conn == 1 and send.text == '{"src":"alice"}'
-    gone = parse_envelope(b"M\ncarol\nOFFER\nalice\n{}", "inst~1")
-    assert isinstance(gone, Delivery)
+    assert isinstance(send, Send) and send.conn == 1 and send.text == frame
     [bounce] = realm.deliver(gone.message, gone.frame)
     assert isinstance(bounce, Forward)
     assert (bounce.message.type, bounce.message.src, bounce.message.dst) == (
@@ -126,7 +129,10 @@ def test_a_reconnect_elsewhere_closes_the_socket_here_and_writes_nothing() -> No
         parse_envelope(b"K\nalice\ninst~0/3", "inst~1")
 
 
-@pytest.mark.parametrize("data", [b"", b"X\n1", b"M\nbob", b"M\nbob\nNOPE\na\n{}", b"\xff\xfe"])
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"X\n1", b"B\n", b"B\nbob", b"B\nbob\nNOPE\na\n2\n{}", b"B\nb\nOFFER\na\n9\n{}", b"\xff"],
+)
 def test_anything_else_on_the_channel_is_refused(data: bytes) -> None:
     with pytest.raises(ProtocolError):
         parse_envelope(data, "inst~1")
