@@ -58,6 +58,9 @@ RENEW_CHUNK = 500
 SWEEP_LIMIT = 200
 #: Calls in one pipeline; a backlog goes in several, in order.
 MAX_BATCH = 1000
+#: Seconds between two readings of the realm-wide figures: at least, and at most.
+FIGURES_INTERVAL = 0.25
+FIGURES_EVERY = 1.0
 #: What a lost connection to Redis raises.
 REDIS_FAILURES = (TimeoutError, OSError, RedisError)
 
@@ -124,6 +127,9 @@ class Cluster:
         self._lease_ms = max(1, round(lease * 1000))
         self._instance_ttl_ms = max(1, round(config.alive_timeout * 1000))
         self._renew_every = min(5.0, config.alive_timeout / 3)
+        #: Every id held in the realm, for `/peers` (read when discovery is on).
+        self.peer_list: list[str] = []
+        self._stats_due = asyncio.Event()
 
     @staticmethod
     def new_incarnation(name: str) -> str:
@@ -168,6 +174,7 @@ class Cluster:
             asyncio.create_task(self._supervise(), name="cluster-supervisor"),
             asyncio.create_task(self._renew_forever(), name="cluster-renewer"),
             asyncio.create_task(self._sweep_forever(), name="cluster-sweeper"),
+            asyncio.create_task(self._read_figures_forever(), name="cluster-figures"),
         ]
 
     def _client(self) -> Redis:
@@ -259,6 +266,7 @@ class Cluster:
 
         def done(answer: Any) -> None:
             outcome, _previous = claim_outcome(answer)
+            self._stats_due.set()
             if not future.done():
                 future.set_result(outcome)
 
@@ -300,6 +308,8 @@ class Cluster:
             result = route_result(answer)
             if result is RouteResult.DELIVERED:
                 self.metrics.sent += 1
+            elif result is RouteResult.QUEUED:
+                self._stats_due.set()
             self._perform(self.realm.forwarded(message, result))
 
         def failed() -> None:
@@ -322,18 +332,46 @@ class Cluster:
         """The realm may have left releases in the store's outbox."""
         if self.store.outbox:
             self._pending.ready.set()
+            self._stats_due.set()
 
-    async def peer_ids(self) -> list[str]:
-        """Every id held in the realm (for `/peers`); this instance's own when Redis is away."""
-        if self.metrics.up:
-            try:
-                async with asyncio.timeout(self.config.redis_timeout):
-                    answer = await self._client().evalsha(self._shas["peers"], 0, self._prefix)
-                self.metrics.round_trips += 1
-                return sorted(value.decode() for value in answer)
-            except REDIS_FAILURES as exc:
-                self._lost(exc)
-        return self.realm.peer_ids()
+    async def _read_figures_forever(self) -> None:
+        """Realm-wide figures (and the peer list, with discovery on): `/metrics` and `/peers`
+        answer from them at once. Read every FIGURES_EVERY, and soon after a change here (at
+        most every FIGURES_INTERVAL)."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(FIGURES_EVERY):
+                    await self._stats_due.wait()
+            self._stats_due.clear()
+            if self.metrics.up:
+                await self._read_figures()
+            await asyncio.sleep(FIGURES_INTERVAL)
+
+    async def _read_figures(self) -> None:
+        loop = asyncio.get_running_loop()
+        figures_answer: asyncio.Future[Any] = loop.create_future()
+        args: list[str | int] = [
+            self.incarnation,
+            self.name,
+            self._lease_ms,
+            self._instance_ttl_ms,
+            self.realm.peer_count,
+        ]
+        self._call("refresh", args, _settle(figures_answer), _settle_failed(figures_answer))
+        peers_answer: asyncio.Future[Any] | None = None
+        if self.config.allow_discovery:
+            peers_answer = loop.create_future()
+            self._call("peers", [], _settle(peers_answer), _settle_failed(peers_answer))
+        try:
+            async with asyncio.timeout(self.config.redis_timeout * 2):
+                answer = await figures_answer
+                listed = await peers_answer if peers_answer is not None else None
+        except TimeoutError:
+            return
+        if answer is not None:
+            self.store.figures, _ = figures(answer)
+        if listed is not None:
+            self.peer_list = sorted(value.decode() for value in listed)
 
     @property
     def figures(self) -> ClusterFigures:

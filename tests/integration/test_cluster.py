@@ -232,18 +232,24 @@ async def test_bad_frames_get_an_error_and_relay_nothing(cluster: ClusterOfTwo) 
         assert (await recv_json(bob))["payload"]["n"] == 7
 
 
+async def until(condition: Any, seconds: float = 5.0) -> None:
+    """Realm-wide figures are read from Redis at least every second: poll for them."""
+    async with asyncio.timeout(seconds * UNIT):
+        while not await asyncio.to_thread(condition):  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
+
+
 async def test_discovery_and_metrics_see_the_whole_realm(cluster: ClusterOfTwo) -> None:
     a, b = cluster.ports
     url_a, url_b = cluster.instance_urls
     async with dial(a, "x10a") as one, dial(b, "x10b") as two:
         await recv_json(one)
         await recv_json(two)
-        peers = await asyncio.to_thread(http_json, f"{url_a}/pathfinder/peers")
-        assert {"x10a", "x10b"} <= set(peers)
+        await until(lambda: {"x10a", "x10b"} <= set(http_json(f"{url_a}/pathfinder/peers")))
+        await until(lambda: metric(url_b, "pathfinder_signaling_cluster_realm_peers") >= 2)
         text = metrics(url_b)
         assert f'pathfinder_signaling_cluster_instance_info{{name="instance-{b}"}} 1' in text
         assert metric(url_b, "pathfinder_signaling_cluster_instances") == 2
-        assert metric(url_b, "pathfinder_signaling_cluster_realm_peers") >= 2
         assert metric(url_b, "pathfinder_signaling_peers") >= 1
         assert metric(url_b, "pathfinder_signaling_cluster_redis_up") == 1
         await one.send(offer("x10b"))
