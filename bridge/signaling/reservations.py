@@ -21,6 +21,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import orjson
+
 from bridge.errors import BridgeError
 from bridge.protocol.peerjs import is_valid_id
 
@@ -247,12 +249,17 @@ def encode_file(
     """Reservations (a store's snapshot) as JSON text. Times become wall-clock (Unix) seconds;
     a connected owner's reservation has none: its grace period starts when the next server
     loads the file."""
-    entries = []
-    for reservation in reservations:
-        until = None if reservation.until is None else wall_now + (reservation.until - now)
-        entries.append(
-            {"id": reservation.id, "token_sha256": reservation.token_digest, "until": until}
-        )
+    # The I/O layer runs this in a thread, but it holds the GIL throughout: with thousands of
+    # ids, up to ten times a second, it must be quick (orjson: a tenth of json's time).
+    offset = wall_now - now
+    entries = [
+        {
+            "id": r.id,
+            "token_sha256": r.token_digest,
+            "until": None if r.until is None else r.until + offset,
+        }
+        for r in reservations
+    ]
     document = {
         "format": FILE_FORMAT,
         "version": FILE_VERSION,
@@ -260,7 +267,7 @@ def encode_file(
         "saved_at": wall_now,
         "reservations": entries,
     }
-    return json.dumps(document, separators=(",", ":"))
+    return orjson.dumps(document).decode()
 
 
 def decode_file(
