@@ -22,6 +22,7 @@ import contextlib
 import logging
 import secrets
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +40,7 @@ from bridge.protocol.peerjs import UNQUEUED_TYPES, MessageType, ServerMessage
 from bridge.signaling.cluster_scripts import SCRIPTS
 from bridge.signaling.cluster_state import (
     ClusterFigures,
+    ClusterMetrics,
     Release,
     SharedReservations,
     backoff,
@@ -69,14 +71,9 @@ class ClusterUnavailableError(BridgeError):
     """Redis cannot be reached when the server starts."""
 
 
-@dataclass
-class ClusterMetrics:
-    round_trips: int = 0
-    errors: int = 0
-    outages: int = 0
-    sent: int = 0
-    received: int = 0
-    up: bool = False
+#: A round trip slower than this is logged (at most once per SLOW_LOG_EVERY seconds).
+SLOW_ROUND_TRIP = 0.1
+SLOW_LOG_EVERY = 10.0
 
 
 @dataclass
@@ -130,6 +127,7 @@ class Cluster:
         #: Every id held in the realm, for `/peers` (read when discovery is on).
         self.peer_list: list[str] = []
         self._stats_due = asyncio.Event()
+        self._slow_logged = -SLOW_LOG_EVERY
 
     @staticmethod
     def new_incarnation(name: str) -> str:
@@ -426,6 +424,7 @@ class Cluster:
             else:
                 groups.append([call])
         limits = self.config.limits
+        started = time.monotonic()
         try:
             async with asyncio.timeout(self.config.redis_timeout):
                 pipe = self._client().pipeline(transaction=False)
@@ -444,7 +443,7 @@ class Cluster:
                         args = group[0].args
                     pipe.evalsha(self._shas[group[0].script], 0, self._prefix, *args)
                 answers = await pipe.execute(raise_on_error=False)
-            self.metrics.round_trips += 1
+            self._timed(time.monotonic() - started, len(calls))
         except REDIS_FAILURES as exc:
             self._lost(exc)
             self._fail(calls)
@@ -458,6 +457,24 @@ class Cluster:
                     call.done(result)
             else:
                 group[0].done(answer)
+
+    def _timed(self, seconds: float, calls: int) -> None:
+        self.metrics.round_trip(seconds)
+        if seconds < SLOW_ROUND_TRIP:
+            return
+        self.metrics.slow += 1
+        now = time.monotonic()
+        if now - self._slow_logged >= SLOW_LOG_EVERY:
+            self._slow_logged = now
+            logger.warning(
+                "[Cluster] Redis at %s is slow: a round trip of %d calls took %.0f ms "
+                "(%d slower than %.0f ms so far); messages across instances wait meanwhile",
+                redact(self.config.redis_url),
+                calls,
+                seconds * 1000,
+                self.metrics.slow,
+                SLOW_ROUND_TRIP * 1000,
+            )
 
     def _fail(self, calls: list[_Call]) -> None:
         for call in calls:

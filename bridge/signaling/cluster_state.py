@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bridge.errors import ProtocolError
 from bridge.protocol.peerjs import MessageType, ServerMessage
+from bridge.signaling.metrics import ROUND_TRIP_BUCKETS
 from bridge.signaling.realm import RouteResult
 from bridge.signaling.reservations import (
     Claim,
@@ -32,6 +33,28 @@ class Release:
     id: str
     owner: str
     grace_ms: int
+
+
+@dataclass
+class ClusterMetrics:
+    round_trips: int = 0
+    errors: int = 0
+    outages: int = 0
+    sent: int = 0
+    received: int = 0
+    up: bool = False
+    slow: int = 0
+    #: Round trips by bucket of ROUND_TRIP_BUCKETS (cumulative counts are made when rendered).
+    round_trip_counts: list[int] = field(default_factory=lambda: [0] * len(ROUND_TRIP_BUCKETS))
+    round_trip_seconds: float = 0.0
+
+    def round_trip(self, seconds: float) -> None:
+        self.round_trips += 1
+        self.round_trip_seconds += seconds
+        for index, bound in enumerate(ROUND_TRIP_BUCKETS):
+            if seconds <= bound:
+                self.round_trip_counts[index] += 1
+                break
 
 
 @dataclass(frozen=True)

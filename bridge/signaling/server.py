@@ -38,7 +38,7 @@ from picows import (
 from bridge.config import ServerConfig
 from bridge.errors import ConfigError, PortInUseError
 from bridge.signaling.files import reservations_file
-from bridge.signaling.metrics import RejectReason
+from bridge.signaling.metrics import RejectReason, render_cluster
 from bridge.signaling.ports import describe_port_holder
 from bridge.signaling.realm import Action, Close, Forward, Realm, RealmSettings, Send
 from bridge.signaling.reservation_file import ReservationFile
@@ -323,7 +323,7 @@ class SignalingServer:
             queued_now=figures.queued_messages,
             queued_bytes=figures.queued_bytes,
             reservations=figures.reservations,
-        ) + render_cluster_metrics(self.cluster)
+        ) + render_cluster(self.cluster.name, self.cluster.metrics, figures)
 
     def _peer_ids(self) -> list[str]:
         return self.cluster.peer_list if self.cluster is not None else self.realm.peer_ids()
@@ -563,39 +563,3 @@ def http_response(response: HttpResponse) -> WSUpgradeResponse:
     else:
         answer = WSUpgradeResponse.create_error_response(response.status, response.body, headers)
     return answer
-
-
-def render_cluster_metrics(cluster: Cluster) -> str:
-    """The cluster's part of /metrics (Prometheus text)."""
-    metrics, figures = cluster.metrics, cluster.figures
-    rows = [
-        ("pathfinder_signaling_cluster_instance_info", "gauge",
-         "This instance of the cluster, named by the name label.",
-         [(f'{{name="{cluster.name}"}}', 1)]),
-        ("pathfinder_signaling_cluster_instances", "gauge",
-         "Instances of the cluster alive, as of the last lease renewal.",
-         [("", figures.instances)]),
-        ("pathfinder_signaling_cluster_realm_peers", "gauge",
-         "Peers connected to any instance of the realm, as of the last lease renewal.",
-         [("", figures.realm_peers)]),
-        ("pathfinder_signaling_cluster_redis_up", "gauge",
-         "1 while Redis answers, 0 while this instance relays between its own peers only.",
-         [("", 1 if metrics.up else 0)]),
-        ("pathfinder_signaling_cluster_redis_round_trips_total", "counter",
-         "Round trips to Redis (one pipeline of calls each).",
-         [("", metrics.round_trips)]),
-        ("pathfinder_signaling_cluster_redis_errors_total", "counter",
-         "Calls to Redis that failed (unreachable, timed out, refused).",
-         [("", metrics.errors)]),
-        ("pathfinder_signaling_cluster_redis_outages_total", "counter",
-         "Times Redis became unreachable for this instance.",
-         [("", metrics.outages)]),
-        ("pathfinder_signaling_cluster_relays_total", "counter",
-         "Messages relayed across instances, by direction.",
-         [('{direction="sent"}', metrics.sent), ('{direction="received"}', metrics.received)]),
-    ]  # fmt: skip
-    lines: list[str] = []
-    for name, kind, help_text, samples in rows:
-        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
-        lines += [f"{name}{labels} {value:g}" for labels, value in samples]
-    return "\n".join(lines) + "\n"

@@ -31,6 +31,15 @@ async def exported() -> AsyncIterator[dict[str, str]]:
     yield types
 
 
+def histogram_family(name: str, exported: dict[str, str]) -> str:
+    """`x_bucket`, `x_sum` and `x_count` are series of the histogram `x`."""
+    for suffix in ("_bucket", "_sum", "_count"):
+        family = name.removesuffix(suffix)
+        if family != name and exported.get(family) == "histogram":
+            return family
+    return name
+
+
 def panel_queries(path: Path) -> list[tuple[str, str]]:
     dashboard = json.loads(path.read_text())
     queries = []
@@ -47,10 +56,13 @@ async def test_every_panel_queries_metrics_the_server_exports(exported: dict[str
         names = METRIC_NAME.findall(expr)
         assert names, f"{title!r}: {expr!r} names no pathfinder metric"
         for name in names:
-            assert name in exported, f"{title!r} asks for {name}, which the server does not export"
-            if exported[name] == "counter":
+            family = histogram_family(name, exported)
+            assert family in exported, (
+                f"{title!r} asks for {name}, which the server does not export"
+            )
+            if exported[family] in ("counter", "histogram"):
                 assert "rate(" in expr or "increase(" in expr, f"{title!r}: a counter unrated"
-            used.add(name)
+            used.add(family)
     # And the dashboard shows every family the server exports.
     assert used == set(exported), sorted(set(exported) - used)
 
@@ -60,6 +72,8 @@ async def test_metric_names_follow_prometheus_conventions(exported: dict[str, st
         assert re.fullmatch(r"pathfinder_signaling_[a-z][a-z0-9_]*", name), name
         if kind == "counter":
             assert name.endswith("_total"), f"counter {name} must end in _total"
+        elif kind == "histogram":
+            assert name.endswith("_seconds"), f"histogram {name} must end in its unit"
         else:
             assert kind == "gauge" and not name.endswith("_total"), name
         # Units are spelled out, in base units.
