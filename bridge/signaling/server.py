@@ -411,12 +411,15 @@ class SignalingServer:
                 return
             actions = self.realm.receive_text(sock.conn, text, self._clock())
             # The hot path, a relay: one Send that goes out.
-            if len(actions) == 1:
-                action = actions[0]
-                if type(action) is Send and self._send(action) is SendResult.SENT:
-                    return
-            if actions:
+            if len(actions) == 1 and type(actions[0]) is Send:
+                if self._send(actions[0]) is not SendResult.SENT:
+                    self._perform(actions)
+            elif actions:
                 self._perform(actions)
+            if frame.last_in_buffer:
+                # All this read held is handled: write what it made now, one write a socket,
+                # rather than a turn of the loop later.
+                self._flush()
         elif kind is WSMsgType.CLOSE:
             self._flush_socket(sock)
             sock.transport.send_close(frame.get_close_code())
