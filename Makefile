@@ -5,6 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NPM_STAMP := tests/interop/node_modules/.installed
 PYTEST_ARGS ?=
+DEMO_REPORT ?= build/demo-report
 
 .PHONY: install system-packages test test-grafana test-pathfinder unit lint bench soak signal demo sandbox clean
 
@@ -60,6 +61,7 @@ bench: install
 	$(BIN)/python benchmarks/signaling.py
 	$(BIN)/python benchmarks/fanout.py
 	$(BIN)/python benchmarks/replay.py
+	$(BIN)/python benchmarks/swarm.py
 
 # Ten minutes of events and faults (not part of bench or CI).
 soak: install
@@ -68,8 +70,9 @@ soak: install
 signal: $(STAMP)
 	$(BIN)/pathfinder-bridge signal
 
+# Prints the event flow, a summary table and the path of its session report.
 demo: $(STAMP) system-packages
-	$(BIN)/pathfinder-bridge demo
+	$(BIN)/pathfinder-bridge demo --report $(DEMO_REPORT)
 
 sandbox: $(STAMP)
 	$(BIN)/pathfinder-bridge sandbox

@@ -6,6 +6,8 @@ browser attendees: 100 Show me clicks -> highlight present over the target in ev
 (guided mode), and 50 Do it clicks -> the click performed (follow mode). Reports p50/p99 and where
 the time goes: capture (click to Python), channel (broadcast to the attendee's receipt), locate,
 draw/act. Clock: the page's performance.timeOrigin + now() and Python's time.time(), both epoch.
+With screenshots (`N+shots`), each attendee also takes its report screenshot after every replay,
+as `follow --report` does, to show whether pictures slow replay.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import math
 import os
 import statistics
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +30,7 @@ from playwright.async_api import Page, async_playwright
 from bridge.browser.capture import ActionCapture, CapturedStep
 from bridge.browser.launch import launch_chromium
 from bridge.browser.replay import ActionReplay
+from bridge.browser.snapshot import Snapshots
 from bridge.config import BrowserConfig, ClientConfig, ServerConfig
 from bridge.protocol.events import AttendeeMode, StepEvent
 from bridge.sandbox.server import SandboxServer, SandboxSettings
@@ -54,7 +58,9 @@ class Click:
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
-async def run(n: int, show_clicks: int, do_clicks: int) -> dict[str, float]:
+async def run(
+    n: int, show_clicks: int, do_clicks: int, shots: Path | None = None
+) -> dict[str, float]:
     browser_config = BrowserConfig()
     heavy = SandboxSettings(extra_elements=EXTRA_ELEMENTS)
     clicks: list[Click] = []
@@ -83,7 +89,10 @@ async def run(n: int, show_clicks: int, do_clicks: int) -> dict[str, float]:
                 live = LiveAttendee(ClientConfig(), endpoint, code, name=f"b{i}")
                 await live.join()
                 replays.append(replay)
-                tasks.append(asyncio.create_task(attend(live, replay, clicks, n)))
+                snapshots = None
+                if shots is not None and replay.page is not None:
+                    snapshots = Snapshots(replay.page, shots, f"b{i}")
+                tasks.append(asyncio.create_task(attend(live, replay, clicks, n, snapshots)))
             await page.wait_for_selector(".interactive-step")
             for i in range(show_clicks):
                 # Five steps in turn, 0.12 s apart: no step repeats within Pathfinder's 500 ms.
@@ -130,15 +139,27 @@ async def click(page: Page, kind: str, step_id: str, clicks: list[Click], gap: f
     await asyncio.sleep(gap)
 
 
-async def attend(live: LiveAttendee, replay: ActionReplay, clicks: list[Click], n: int) -> None:
+async def attend(
+    live: LiveAttendee,
+    replay: ActionReplay,
+    clicks: list[Click],
+    n: int,
+    snapshots: Snapshots | None,
+) -> None:
     try:
-        await _attend(live, replay, clicks, n)
+        await _attend(live, replay, clicks, n, snapshots)
     except Exception as exc:
         print(f"attendee failed: {exc!r}", file=sys.stderr)
         raise
 
 
-async def _attend(live: LiveAttendee, replay: ActionReplay, clicks: list[Click], n: int) -> None:
+async def _attend(
+    live: LiveAttendee,
+    replay: ActionReplay,
+    clicks: list[Click],
+    n: int,
+    snapshots: Snapshots | None,
+) -> None:
     while (event := await live.next_event()) is not None:
         if not isinstance(event, StepEvent):
             continue
@@ -148,6 +169,8 @@ async def _attend(live: LiveAttendee, replay: ActionReplay, clicks: list[Click],
         current.results.append((result.finished_at_ms, result.locate_ms, result.act_ms, result.ok))
         if len(current.results) == n:
             current.done.set()
+        if snapshots is not None:  # as follow --report does: after the result is out
+            await snapshots.take(f"{event.TYPE}-{event.stepId}")
 
 
 def main() -> None:
@@ -155,11 +178,21 @@ def main() -> None:
     parser.add_argument("--sizes", default="1,5,10")
     parser.add_argument("--show", type=int, default=100)
     parser.add_argument("--do", type=int, default=50)
+    parser.add_argument(
+        "--screenshot-sizes",
+        default="1,5",
+        help="also measure these sizes with a report screenshot after every replay",
+    )
     args = parser.parse_args()
-    rows = []
+    rows: list[tuple[str, dict[str, float]]] = []
     for n in (int(s) for s in args.sizes.split(",")):
-        rows.append((n, asyncio.run(run(n, args.show, args.do))))
+        rows.append((str(n), asyncio.run(run(n, args.show, args.do))))
         print(f"  measured N={n}", file=sys.stderr, flush=True)
+    for n in (int(s) for s in args.screenshot_sizes.split(",") if s):
+        with tempfile.TemporaryDirectory() as folder:
+            figures = asyncio.run(run(n, args.show, args.do, Path(folder)))
+        rows.append((f"{n}+shots", figures))
+        print(f"  measured N={n} with screenshots", file=sys.stderr, flush=True)
     print(
         f"\nReplay benchmark ({os.cpu_count()} cores, headless Chromium, one context per page, "
         f"{EXTRA_ELEMENTS} extra elements per page; "
@@ -171,7 +204,8 @@ def main() -> None:
         print(f"{n:>9}  " + "  ".join(f"{figures[k]:>12.1f}" for k in keys))
     print(
         "\nms; show/do p50 and p99 are click to highlight drawn / click performed, over every "
-        "attendee; capture, channel, locate, act are medians of the parts."
+        "attendee; capture, channel, locate, act are medians of the parts. N+shots: each "
+        "attendee also takes its report screenshot after sending each result."
     )
 
 

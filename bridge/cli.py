@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 
 from bridge import __version__
-from bridge.commands import demo, doctor, follow, login, present, sandbox
+from bridge.commands import demo, doctor, follow, login, present, sandbox, swarm
 from bridge.commands import signal as signal_command
 from bridge.commands.common import EXIT_ERROR
 from bridge.errors import BridgeError
@@ -22,7 +22,16 @@ from bridge.logs import setup_logging
 logger = logging.getLogger("bridge.cli")
 
 #: In the order `--help` lists them.
-COMMANDS: tuple[ModuleType, ...] = (signal_command, present, follow, login, doctor, sandbox, demo)
+COMMANDS: tuple[ModuleType, ...] = (
+    signal_command,
+    present,
+    follow,
+    swarm,
+    login,
+    doctor,
+    sandbox,
+    demo,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,7 +4,8 @@ It starts the signaling server and two sandboxes (the presenter's runs as one Gr
 version, the attendees' as another), a presenter whose Grafana tab walks a guide by clicking
 its Show me and Do it buttons, and two attendees, one guided and one in follow mode, each in
 its own browser context. It prints the event flow and a table: per event, when it was
-captured, delivered to each attendee, and what the replay did, with latencies.
+captured, delivered to each attendee, and what the replay did, with latencies; with a report
+folder, also a session report with a screenshot of each attendee's Grafana after each replay.
 """
 
 from __future__ import annotations
@@ -13,15 +14,19 @@ import asyncio
 import dataclasses
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from playwright.async_api import Page, async_playwright
 
 from bridge.browser.capture import ActionCapture, CapturedStep
 from bridge.browser.launch import launch_chromium
 from bridge.browser.replay import ActionReplay, ReplayResult
+from bridge.browser.snapshot import Snapshots
 from bridge.commands.terminal import say
 from bridge.config import Config
 from bridge.protocol.events import AttendeeMode, AttendeeState, StepEvent, guide_url
+from bridge.report.files import SHOTS, write_report
+from bridge.report.model import Outcome, ReportBuilder, SessionReport
 from bridge.sandbox.server import SandboxServer, SandboxSettings
 from bridge.session.live import LiveAttendee, LivePresenter
 from bridge.signaling.server import SignalingServer
@@ -42,17 +47,32 @@ class Row:
     captured_ms: float
     delivered: dict[str, float] = field(default_factory=dict)
     results: dict[str, ReplayResult] = field(default_factory=dict)
+    screenshots: dict[str, Path] = field(default_factory=dict)
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class Demo:
-    def __init__(self, config: Config, *, guide: str, headless: bool, pause: float) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        guide: str,
+        headless: bool,
+        pause: float,
+        report: Path | None = None,
+    ) -> None:
         self.config = config
         self.guide = guide
         self.headless = headless
         self.pause = pause
+        self.report = report
         self.rows: list[Row] = []
+        #: Steps the presenter could not click (requirements unmet): (kind, step, when).
+        self.skipped: list[tuple[str, str, float]] = []
         self.names: list[str] = []
+        self.modes: dict[str, AttendeeMode] = {}
+        self.snapshots: dict[str, Snapshots] = {}
+        self.session = ("", "", "")  # name, id, guide
         self.start_ms = time.time() * 1000
 
     def _row(self, event: StepEvent) -> Row | None:
@@ -83,6 +103,7 @@ class Demo:
                     self.config.client, endpoint, name="Demo session", tutorial_url=guide
                 )
                 code = await presenter.start()
+                self.session = ("Demo session", code.id, guide)
                 say(f"Join code: {code.encode()}")
 
                 def on_step(step: CapturedStep) -> None:
@@ -97,11 +118,15 @@ class Demo:
                 await capture.open_guide(guide)
                 attendees = [("Grace", AttendeeMode.GUIDED), ("Finn", AttendeeMode.FOLLOW)]
                 self.names = [name for name, _ in attendees]
+                self.modes = dict(attendees)
                 tasks = []
                 replays = []
                 for name, mode in attendees:
                     replay = ActionReplay(attendee_browser, attendee_site.url, mode=mode)
-                    await replay.start(browser=browser)
+                    attendee_page = await replay.start(browser=browser)
+                    if self.report is not None:
+                        shots = self.report / SHOTS
+                        self.snapshots[name] = Snapshots(attendee_page, shots, name)
                     live = LiveAttendee(self.config.client, endpoint, code, name=name, mode=mode)
                     await live.join()
                     replays.append(replay)
@@ -117,6 +142,8 @@ class Demo:
                         await replay.close()
                     await browser.close()
         self._summary()
+        if self.report is not None:
+            say(f"Report: {write_report(self._session_report(), self.report)}")
         return 0
 
     def _clock(self, epoch_ms: float) -> str:
@@ -142,8 +169,13 @@ class Demo:
                     step=event.stepId,
                     error=None if result.ok else result.detail[:300],
                 )
+                # The picture comes after the result went out, and before Grace's own click.
+                snapshots = self.snapshots.get(name)
+                shot = await snapshots.take(f"{event.TYPE}-{event.stepId}") if snapshots else None
                 if row is None:
                     continue
+                if shot is not None:
+                    row.screenshots[name] = shot
                 row.delivered[name] = received
                 row.results[name] = result
                 clock = self._clock(result.finished_at_ms)
@@ -189,6 +221,7 @@ class Demo:
                     )
                 except Exception:
                     say(f"          presenter  {kind:7} {step_id}: skipped (requirements unmet)")
+                    self.skipped.append((kind, step_id, time.time() * 1000))
                     continue
                 before = len(self.rows)
                 box = await button.bounding_box()
@@ -234,3 +267,52 @@ class Demo:
             results = [row.results[name] for row in self.rows if name in row.results]
             ok = sum(r.ok for r in results)
             say(f"{name}: {ok}/{len(results)} replays ok")
+
+    def _session_report(self) -> SessionReport:
+        """The demo as a session report: each captured event and what each attendee's
+        replay did, with click-to-replay latency and a screenshot; unclickable steps skipped."""
+        assert self.report is not None
+        name, session_id, guide = self.session
+        builder = ReportBuilder(
+            title=f"Demo report: {self.guide}",
+            latency_meaning="click to replay done",
+            started_ms=self.start_ms,
+            session_name=name,
+            session_id=session_id,
+            guide=guide,
+            notes=[
+                f"Presenter's sandbox runs as Grafana {PRESENTER_VERSION}, the attendees' as "
+                f"Grafana {ATTENDEE_VERSION} (the sandbox: Grafana's DOM contract, not Grafana)."
+            ],
+        )
+        for attendee in self.names:
+            builder.attendee(attendee, self.modes[attendee].value, browser=True)
+        for number, row in enumerate(self.rows, start=1):
+            key = f"event-{number}"
+            builder.event(key, row.captured_ms, row.event)
+            for attendee in self.names:
+                result = row.results.get(attendee)
+                if result is None:
+                    builder.result(attendee, key, Outcome.FAILED, reason="no result")
+                    continue
+                shot = row.screenshots.get(attendee)
+                builder.result(
+                    attendee,
+                    key,
+                    Outcome.OK if result.ok else Outcome.FAILED,
+                    reason=result.detail,
+                    latency_ms=result.finished_at_ms - row.captured_ms,
+                    screenshot=shot.relative_to(self.report).as_posix() if shot else None,
+                )
+        for kind, step_id, at in self.skipped:
+            key = f"skipped-{kind}-{step_id}"
+            event_type = kind.replace("-", "_")
+            builder.timeline_entry(key, at, event_type, step_id, f"{event_type} (step {step_id})")
+            for attendee in self.names:
+                builder.result(
+                    attendee,
+                    key,
+                    Outcome.SKIPPED,
+                    reason="the presenter could not click it (requirements unmet)",
+                )
+        return builder.build()

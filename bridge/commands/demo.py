@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from bridge.commands.common import add_common_flags, load, run_async
 
@@ -23,11 +24,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--headed", action="store_true", help="show the browser")
     parser.add_argument("--pause", type=float, default=0.3, help="seconds between clicks")
+    parser.add_argument(
+        "--report",
+        type=Path,
+        metavar="DIR",
+        help="write a session report with the attendees' screenshots to DIR/index.html",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from bridge.demo import Demo
+    from bridge.report.files import prepare_report_folder
 
     config = load(args, {})
-    demo = Demo(config, guide=args.guide, headless=not args.headed, pause=args.pause)
+    if args.report is not None:
+        prepare_report_folder(args.report)
+    demo = Demo(
+        config, guide=args.guide, headless=not args.headed, pause=args.pause, report=args.report
+    )
     return run_async(demo.run)

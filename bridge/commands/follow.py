@@ -10,6 +10,8 @@ import argparse
 import asyncio
 import json
 import sys
+import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -33,8 +35,39 @@ from bridge.printable import printable
 from bridge.protocol.events import AttendeeMode, SessionStart
 
 if TYPE_CHECKING:
+    from playwright.async_api import Page
+
     from bridge.browser.replay import ActionReplay
+    from bridge.protocol.joincode import JoinCode
+    from bridge.recording.recorder import SessionRecorder
+    from bridge.report.attendee_log import AttendeeLog
     from bridge.session.live import LiveAttendee
+
+
+def recorder_for(
+    args: argparse.Namespace, code: JoinCode, grafana: str = "", version: str = ""
+) -> SessionRecorder | None:
+    """A recorder of this attendee's session for --record FILE (None without it)."""
+    from bridge import __version__
+    from bridge.recording.files import RecordingWriter, now_ms
+    from bridge.recording.format import Header, Role
+    from bridge.recording.recorder import SessionRecorder
+
+    if args.record is None:
+        return None
+    header = Header(
+        role=Role.ATTENDEE,
+        tool=f"pathfinder-bridge {__version__}",
+        started_ms=now_ms(),
+        session_id=code.id,
+        session_name=code.name,
+        guide=code.url,
+        grafana_url=grafana,
+        grafana_version=version,
+        attendee=args.name,
+    )
+    return SessionRecorder(RecordingWriter(args.record, header).open())
+
 
 NAME = "follow"
 HELP = "join a Live Session as an attendee"
@@ -63,9 +96,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_browser_flags(parser)
     add_login_flags(parser, password=False)
+    parser.add_argument(
+        "--record",
+        type=Path,
+        metavar="FILE",
+        help="write what this attendee received and did to FILE (JSON lines)",
+    )
+    parser.add_argument(
+        "--report",
+        type=Path,
+        metavar="DIR",
+        help="write a session report with screenshots to DIR/index.html (needs the browser)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.report is not None and args.no_browser:
+        raise BridgeError(
+            "--report shows screenshots of your Grafana, so it needs the browser: drop --no-browser"
+        )
     overrides = client_overrides(args)
     if args.confirm:
         overrides["browser"] = {"confirm": args.confirm}
@@ -96,11 +145,14 @@ async def follow(config: Config, args: argparse.Namespace) -> int:
     except SessionError as exc:
         raise BridgeError(printable(str(exc))) from None
     print(f"Joined session {code.id} as {args.name} ({args.mode} mode)", file=status, flush=True)
+    recorder = recorder_for(args, code)
     try:
         while True:
             event = await attendee.next_event()
             if event is None:
                 break
+            if recorder is not None:
+                recorder.event(event)
             if args.json:
                 print(json.dumps(event.to_wire(), separators=(",", ":")), flush=True)
             else:
@@ -109,6 +161,8 @@ async def follow(config: Config, args: argparse.Namespace) -> int:
         await asyncio.shield(attendee.close())
     assert attendee.outcome is not None
     reason = attendee.outcome.result() if attendee.outcome.done() else "left"
+    if recorder is not None:
+        recorder.end(reason)
     print(f"Session ended: {printable(reason)}", file=status, flush=True)
     return EXIT_OK
 
@@ -168,8 +222,14 @@ async def follow_in_browser(config: Config, args: argparse.Namespace) -> int:
     )
     reading = asyncio.create_task(typed_input.pump(), name="typed input")
     guide = ""
+    log: AttendeeLog | None = None
+    if args.report is not None:
+        from bridge.report.files import prepare_report_folder
+
+        prepare_report_folder(args.report)
     try:
-        await replay.start()
+        page = await replay.start()
+        log = attendee_log(args, code, grafana, page, replay)
         try:
             await attendee.join()
         except SessionError as exc:
@@ -186,7 +246,7 @@ async def follow_in_browser(config: Config, args: argparse.Namespace) -> int:
                 if line is None:
                     typed = asyncio.get_running_loop().create_future()  # stdin closed: never
                 else:
-                    if not follow_command(line.strip(), attendee, replay):
+                    if not follow_command(line.strip(), attendee, replay, log):
                         break
                     typed = asyncio.ensure_future(typed_input.command())
             if not events.done():
@@ -195,6 +255,7 @@ async def follow_in_browser(config: Config, args: argparse.Namespace) -> int:
             if event is None:
                 break
             events = asyncio.ensure_future(attendee.next_event())
+            log.received(event, time.time() * 1000)
             if isinstance(event, SessionStart):
                 say(describe(event))
             url = guide_url(event)
@@ -211,6 +272,7 @@ async def follow_in_browser(config: Config, args: argparse.Namespace) -> int:
                     attendee.report(
                         AttendeeState.ERROR, step=event.stepId, error=result.detail[:300]
                     )
+                await log.replayed(event, result)  # after the result went out
         events.cancel()
         typed.cancel()
     finally:
@@ -220,11 +282,56 @@ async def follow_in_browser(config: Config, args: argparse.Namespace) -> int:
         await asyncio.shield(replay.close())
     assert attendee.outcome is not None
     reason = attendee.outcome.result() if attendee.outcome.done() else "left"
+    if log is not None:
+        finish_log(log, args, reason)
     say(f"Session ended: {printable(reason)}")
     return EXIT_OK
 
 
-def follow_command(line: str, attendee: LiveAttendee, replay: ActionReplay) -> bool:
+def attendee_log(
+    args: argparse.Namespace, code: JoinCode, grafana: str, page: Page, replay: ActionReplay
+) -> AttendeeLog:
+    """Where --record and --report keep what this attendee receives and does."""
+    from bridge.browser.snapshot import Snapshots
+    from bridge.recording.files import now_ms
+    from bridge.report.attendee_log import AttendeeLog
+    from bridge.report.files import SHOTS
+    from bridge.report.model import ReportBuilder
+
+    version = replay.selectors.grafana_version if replay.selectors else ""
+    builder = snapshots = None
+    if args.report is not None:
+        builder = ReportBuilder(
+            title=f"Live Session report: {args.name}",
+            latency_meaning="presenter's event to replay done",
+            started_ms=now_ms(),
+            session_name=code.name,
+            session_id=code.id,
+            guide=code.url,
+        )
+        builder.attendee(args.name, replay.mode.value, browser=True, note=f"Grafana {grafana}")
+        snapshots = Snapshots(page, args.report / SHOTS, args.name)
+    return AttendeeLog(
+        args.name,
+        builder=builder,
+        snapshots=snapshots,
+        report_folder=args.report,
+        recorder=recorder_for(args, code, grafana, version),
+    )
+
+
+def finish_log(log: AttendeeLog, args: argparse.Namespace, reason: str) -> None:
+    from bridge.report.files import write_report
+
+    if log.recorder is not None:
+        log.recorder.end(reason)
+    if log.builder is not None:
+        say(f"Report: {write_report(log.builder.build(), args.report)}")
+
+
+def follow_command(
+    line: str, attendee: LiveAttendee, replay: ActionReplay, log: AttendeeLog | None = None
+) -> bool:
     """Apply one typed command; False means leave."""
     words = line.split()
     if not words:
@@ -233,6 +340,8 @@ def follow_command(line: str, attendee: LiveAttendee, replay: ActionReplay) -> b
         mode = AttendeeMode(words[1])
         replay.mode = mode
         attendee.change_mode(mode)
+        if log is not None and log.recorder is not None:
+            log.recorder.mode_change(log.name, mode)
         say(f"Mode: {mode.value}")
     elif words[0] == "hand":
         attendee.raise_hand(True)

@@ -1,7 +1,8 @@
 """`pathfinder-bridge present`: run a Live Session as the presenter and print its join code.
 
 With a browser, Show me / Do it clicks in the presenter's Grafana tab are captured and
-broadcast; with `--no-browser`, session events are JSON lines on standard input.
+broadcast; with `--no-browser`, session events are JSON lines on standard input; with
+`--replay FILE`, a recording is played to whoever joins. `--record FILE` writes the session.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import argparse
 import asyncio
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,7 +40,10 @@ from bridge.errors import BridgeError, ProtocolError
 from bridge.protocol.events import AttendeeMode, SessionEvent, parse_event
 
 if TYPE_CHECKING:
+    from bridge.recording.format import Recording
+    from bridge.recording.recorder import SessionRecorder
     from bridge.session.live import LivePresenter
+    from bridge.session.presenter import Notice
     from bridge.session.session_file import PresenterIdentity
     from bridge.transport.endpoint import SignalingEndpoint
 
@@ -53,8 +58,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_common_flags(parser)
     add_client_flags(parser)
-    parser.add_argument("--name", default="pathfinder-bridge session", help="session name")
-    parser.add_argument("--guide", default="", metavar="URL", help="the guide (tutorial URL)")
+    parser.add_argument(
+        "--name", help=f"session name (default: {DEFAULT_NAME!r}, or the recording's)"
+    )
+    parser.add_argument(
+        "--guide", metavar="URL", help="the guide (tutorial URL; default: the recording's)"
+    )
     parser.add_argument(
         "--grafana",
         default="http://localhost:3000",
@@ -82,10 +91,69 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="seconds between attendee tables (default 15)",
     )
     add_login_flags(parser, password=True)
+    recording = parser.add_argument_group("recorded sessions")
+    recording.add_argument(
+        "--record",
+        type=Path,
+        metavar="FILE",
+        help="write the session to FILE (JSON lines: events, joins, leaves, mode changes, "
+        "replay results)",
+    )
+    recording.add_argument(
+        "--replay",
+        type=Path,
+        metavar="FILE",
+        help="play a recording to the attendees who join (no browser needed)",
+    )
+    pace = recording.add_mutually_exclusive_group()
+    pace.add_argument(
+        "--speed", type=positive_number, metavar="X", help="play X times as fast (default 1)"
+    )
+    pace.add_argument("--step", action="store_true", help="wait for Enter before each event")
+    recording.add_argument(
+        "--wait-for",
+        type=positive_count,
+        default=1,
+        metavar="N",
+        help="start playing once N attendees have joined (default 1)",
+    )
+
+
+DEFAULT_NAME = "pathfinder-bridge session"
+
+
+def positive_number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
+    return value
+
+
+def positive_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {text}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.replay is None and (args.speed is not None or args.step):
+        raise BridgeError("--speed and --step pace a recording: give --replay FILE too")
     config = load(args, client_overrides(args))
+    if args.replay is not None:
+        from bridge.recording.files import read_recording
+        from bridge.recording.playback import playback_plan
+
+        # Checked whole before anything starts: a bad recording sends nothing.
+        recording = read_recording(args.replay)
+        playback_plan(recording, args.speed or 1.0)
+        return run_async(lambda: present_recording(config, args, recording))
     if args.no_browser:
         return run_async(lambda: present(config, args))
     ask_for_password(args)
@@ -129,29 +197,99 @@ def identity_of(args: argparse.Namespace) -> PresenterIdentity | None:
 
 
 def presenter_from(
-    config: Config, args: argparse.Namespace
+    config: Config,
+    args: argparse.Namespace,
+    *,
+    also: list[Callable[[Notice], None]] | None = None,
+    recording: Recording | None = None,
 ) -> tuple[SignalingEndpoint, LivePresenter]:
-    """The presenter the `present` flags describe, and where it meets its attendees."""
+    """The presenter the `present` flags describe, and where it meets its attendees; its
+    notices are shown, then handed to each of `also` (a recorder, a player)."""
     from bridge.session.live import LivePresenter
     from bridge.transport.endpoint import SignalingEndpoint
 
     endpoint = SignalingEndpoint.parse(config.client.server_url, config.client.key)
+    # Shown throttled and escaped; the recorder and the player hear every notice.
+    listeners: list[Callable[[Notice], None]] = [NoticePrinter(), *(also or [])]
+
+    def on_notice(notice: Notice) -> None:
+        for listener in listeners:
+            listener(notice)
+
+    header = recording.header if recording is not None else None
     presenter = LivePresenter(
         config.client,
         endpoint,
-        name=args.name,
-        tutorial_url=args.guide,
+        name=args.name or (header.session_name if header else "") or DEFAULT_NAME,
+        tutorial_url=args.guide if args.guide is not None else (header.guide if header else ""),
         default_mode=AttendeeMode(args.mode),
-        on_notice=NoticePrinter(),
+        on_notice=on_notice,
         identity=identity_of(args),
         on_id_taken=show_signaling_state,
     )
     return endpoint, presenter
 
 
+def recorder_for(
+    args: argparse.Namespace, presenter: LivePresenter, grafana_version: str = ""
+) -> SessionRecorder | None:
+    """A recorder writing to --record FILE (None without it); the header names the session
+    as it runs now."""
+    from bridge import __version__
+    from bridge.recording.files import RecordingWriter, now_ms
+    from bridge.recording.format import Header, Role
+    from bridge.recording.recorder import SessionRecorder
+
+    if args.record is None:
+        return None
+    session = presenter.session
+    header = Header(
+        role=Role.PRESENTER,
+        tool=f"pathfinder-bridge {__version__}",
+        started_ms=now_ms(),
+        session_id=session.session_id,
+        session_name=session.name,
+        guide=session.tutorial_url,
+        grafana_url=args.grafana,
+        grafana_version=grafana_version,
+    )
+    return SessionRecorder(RecordingWriter(args.record, header).open())
+
+
+class _Notices:
+    """Notice listeners that exist only once the session has started (the recorder)."""
+
+    def __init__(self) -> None:
+        self.listeners: list[Callable[[Notice], None]] = []
+
+    def __call__(self, notice: Notice) -> None:
+        for listener in self.listeners:
+            listener(notice)
+
+
+def broadcast(
+    presenter: LivePresenter, event: SessionEvent, recorder: SessionRecorder | None
+) -> int:
+    """Send one event to every attendee, and record it."""
+    sent = presenter.broadcast(event)
+    if recorder is not None:
+        recorder.event(presenter.session.stamp(event, now_ms()))
+    return sent
+
+
+def now_ms() -> int:
+    import time
+
+    return int(time.time() * 1000)
+
+
 async def present(config: Config, args: argparse.Namespace) -> int:
-    endpoint, presenter = presenter_from(config, args)
+    later = _Notices()
+    endpoint, presenter = presenter_from(config, args, also=[later])
     code = await presenter.start()
+    recorder = recorder_for(args, presenter)
+    if recorder is not None:
+        later.listeners.append(recorder.notice)
     say(f"Join code: {code.encode()}")
     say(f"Join URL: {code.join_url(args.grafana)}")
     say(
@@ -175,17 +313,20 @@ async def present(config: Config, args: argparse.Namespace) -> int:
             except ProtocolError as exc:
                 print(f"pathfinder-bridge: ignored input line {number}: {exc}", file=sys.stderr)
                 continue
-            sent = presenter.broadcast(event)
+            sent = broadcast(presenter, event, recorder)
             say(f"> {event} (to {sent} attendee{'s' if sent != 1 else ''})")
     finally:
         view.cancel()
         await asyncio.gather(view, return_exceptions=True)
         await asyncio.shield(presenter.stop("The presenter ended the session"))
+        if recorder is not None:
+            recorder.end("The presenter ended the session")
         say("Session ended")
 
 
 async def present_in_browser(config: Config, args: argparse.Namespace) -> int:
     from bridge.browser.capture import ActionCapture, CapturedStep
+    from bridge.browser.grafana_tab import grafana_version
     from bridge.browser.launch import wants_headless
     from bridge.grafana.login import LoginKind
     from bridge.protocol.events import Navigation
@@ -193,14 +334,16 @@ async def present_in_browser(config: Config, args: argparse.Namespace) -> int:
     login = grafana_login(args, password=True)
     headless = wants_headless(config.browser, args.headless)
     await check_grafana_login(args.grafana, login, headless=headless)
-    endpoint, presenter = presenter_from(config, args)
+    later = _Notices()
+    endpoint, presenter = presenter_from(config, args, also=[later])
+    recorder: SessionRecorder | None = None
 
     def on_step(step: CapturedStep) -> None:
-        sent = presenter.broadcast(step.event)
+        sent = broadcast(presenter, step.event, recorder)
         say(f"> {step.event} (to {sent} attendee{'s' if sent != 1 else ''})")
 
     def on_guide(url: str, step_number: int) -> None:
-        presenter.broadcast(Navigation(tutorialUrl=url, stepNumber=step_number))
+        broadcast(presenter, Navigation(tutorialUrl=url, stepNumber=step_number), recorder)
         say(f"> guide {url}")
 
     capture = ActionCapture(
@@ -217,6 +360,11 @@ async def present_in_browser(config: Config, args: argparse.Namespace) -> int:
         await capture.start()
         if login.kind is LoginKind.PASSWORD:
             await capture.sign_in(login.user, login.secret)
+        if args.record is not None and capture.page is not None:
+            version = await grafana_version(capture.page, config.browser)
+            recorder = recorder_for(args, presenter, version)
+            if recorder is not None:
+                later.listeners.append(recorder.notice)
         if args.guide:
             await capture.open_guide(args.guide)
         say(f"Join code: {code.encode()}")
@@ -231,5 +379,62 @@ async def present_in_browser(config: Config, args: argparse.Namespace) -> int:
     finally:
         await asyncio.shield(presenter.stop("The presenter ended the session"))
         await asyncio.shield(capture.close())
+        if recorder is not None:
+            recorder.end("The presenter ended the session")
+        say("Session ended")
+    return EXIT_OK
+
+
+async def present_recording(config: Config, args: argparse.Namespace, recording: Recording) -> int:
+    """An on-demand workshop: the recording played to live attendees through a join code."""
+    from bridge.recording.playback import PlannedEvent, playback_plan
+    from bridge.recording.player import RecordingPlayer
+
+    plan = playback_plan(recording, args.speed or 1.0)
+    later = _Notices()
+    endpoint, presenter = presenter_from(config, args, also=[later], recording=recording)
+    lines = stdin_lines(asyncio.get_running_loop()) if args.step else None
+
+    async def next_step(index: int, planned: PlannedEvent) -> bool:
+        assert lines is not None
+        say(f"Enter plays event {index + 1}/{len(plan)}: {planned.label}")
+        return await lines.get() is not None
+
+    def on_played(index: int, planned: PlannedEvent, sent: int) -> None:
+        if recorder is not None:
+            recorder.event(presenter.session.stamp(planned.event, now_ms()))
+        say(f"> {planned.label} (to {sent} attendee{'s' if sent != 1 else ''})")
+
+    player = RecordingPlayer(
+        presenter,
+        plan,
+        wait_for=args.wait_for,
+        next_step=next_step if args.step else None,
+        on_played=on_played,
+    )
+    later.listeners.append(player.notice)
+    code = await presenter.start()
+    recorder = recorder_for(args, presenter, recording.header.grafana_version)
+    if recorder is not None:
+        later.listeners.append(recorder.notice)
+    say(f"Join code: {code.encode()}")
+    say(f"Join URL: {code.join_url(args.grafana)}")
+    waiting = f"{args.wait_for} attendee{'s' if args.wait_for != 1 else ''}"
+    say(
+        f"Session {code.id} on {endpoint}; replaying {args.replay} ({len(plan)} events) once "
+        f"{waiting} joined. Ctrl-C ends the session."
+    )
+    view = asyncio.create_task(live_view(presenter, args.status_interval), name="live-view")
+    reason = "The presenter ended the session"
+    try:
+        played = await player.play()
+        say(f"Replay finished: {played} of {len(plan)} events played")
+        reason = "The recorded session is over"
+    finally:
+        view.cancel()
+        await asyncio.gather(view, return_exceptions=True)
+        await asyncio.shield(presenter.stop(reason))
+        if recorder is not None:
+            recorder.end(reason)
         say("Session ended")
     return EXIT_OK

@@ -16,15 +16,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from bridge.percentiles import describe_ms
 from bridge.printable import printable, printable_lines
 from bridge.protocol.events import SessionEvent, SessionStart
-from bridge.signaling.ratelimit import TokenBucket
+from bridge.ratelimit import TokenBucket
 
 if TYPE_CHECKING:
+    from rich.console import RenderableType
+    from rich.text import Text
+
     from bridge.doctor.report import Check
     from bridge.grafana.login import GrafanaLogin
     from bridge.session.live import LivePresenter
     from bridge.session.presenter import Notice
+    from bridge.swarm.tally import SwarmStatus
 
 #: By NoticeKind (a StrEnum: its members are these strings). The session modules are imported
 #: where a notice is printed, not here: every command's process imports this module, the
@@ -87,19 +92,24 @@ class NoticeThrottle:
 
     The same notice from the same connection within `repeat_window` seconds is shown once;
     each connection gets `per_connection` notices a second (bursts of `per_connection_burst`)
-    and all together `overall` a second (bursts of `overall_burst`). What is held back is
-    counted and summed up in one line when the next notice gets through.
+    and all together `overall` a second (bursts of `overall_burst`). Replay results come one
+    per presenter event and repeat on purpose (a step's show_me and do_it both report "ok
+    (step s)"), so they are never deduplicated and have a budget of their own per connection
+    (`results_per_connection`, bursts of `results_burst`). What is held back is counted and
+    summed up in one line when the next notice gets through.
     """
 
     repeat_window: float = 10.0
     per_connection: float = 1.0
     per_connection_burst: float = 6.0
+    results_per_connection: float = 5.0
+    results_burst: float = 20.0
     overall: float = 10.0
     overall_burst: float = 30.0
     max_remembered: int = 2048
     suppressed: int = 0
     _last_shown: dict[tuple[str, str, str], float] = field(default_factory=dict)
-    _buckets: dict[str, TokenBucket] = field(default_factory=dict)
+    _buckets: dict[tuple[str, bool], TokenBucket] = field(default_factory=dict)
     _overall: TokenBucket | None = None
 
     def allow(self, notice: Notice, now: float) -> bool:
@@ -108,13 +118,19 @@ class NoticeThrottle:
         self._forget_old(now)
         key = (notice.attendee.conn, notice.kind.value, notice.detail)
         last = self._last_shown.get(key)
-        if last is not None and now - last < self.repeat_window:
+        result = notice.kind == "status"  # NoticeKind.STATUS (a StrEnum)
+        if not result and last is not None and now - last < self.repeat_window:
             self.suppressed += 1
             return False
-        bucket = self._buckets.get(notice.attendee.conn)
+        bucket = self._buckets.get((notice.attendee.conn, result))
         if bucket is None:
-            bucket = TokenBucket(self.per_connection, self.per_connection_burst, updated=now)
-            self._buckets[notice.attendee.conn] = bucket
+            rate, burst = (
+                (self.results_per_connection, self.results_burst)
+                if result
+                else (self.per_connection, self.per_connection_burst)
+            )
+            bucket = TokenBucket(rate, burst, updated=now)
+            self._buckets[notice.attendee.conn, result] = bucket
         if not bucket.take(now) or not self._overall.take(now):
             self.suppressed += 1
             return False
@@ -132,7 +148,7 @@ class NoticeThrottle:
             key: at for key, at in self._last_shown.items() if now - at < self.repeat_window
         }
         live = {conn for conn, _, _ in self._last_shown}
-        self._buckets = {conn: b for conn, b in self._buckets.items() if conn in live}
+        self._buckets = {key: b for key, b in self._buckets.items() if key[0] in live}
 
 
 class NoticePrinter:
@@ -189,8 +205,12 @@ def attendee_table(presenter: LivePresenter) -> str:
 
 
 async def live_view(presenter: LivePresenter, interval: float) -> None:
-    """Print the attendee table every `interval` seconds when something other than latency
-    changed (who is there, mode, state, quality, last result)."""
+    """On a terminal, the attendee table stays in place and is updated live; otherwise it
+    is printed every `interval` seconds when something other than latency changed (who is
+    there, mode, state, quality, last result)."""
+    if is_terminal():
+        await LiveScreen(lambda: attendee_rich_table(presenter)).run()
+        return
     shown: object = None
     while True:
         await asyncio.sleep(interval)
@@ -222,3 +242,111 @@ def describe(event: SessionEvent) -> str:
         name, guide = printable(event.config.name, 100), printable(event.config.tutorialUrl, 300)
         return f"session_start '{name}' guide {guide or '-'}"
     return printable(str(event), 400)
+
+
+# -- the live screen (rich), when stdout is a terminal -------------------------------------
+
+
+def is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+def cell(text: object, limit: int = 60) -> Text:
+    """A table cell that shows a peer's text as text: no rich markup, controls escaped."""
+    from rich.text import Text
+
+    return Text(printable(str(text), limit))
+
+
+class LiveScreen:
+    """A renderable kept in place at the bottom of the terminal and redrawn `fps` times a
+    second; lines printed meanwhile (notices) scroll above it. Runs until cancelled."""
+
+    def __init__(self, render: Callable[[], RenderableType], fps: float = 4.0) -> None:
+        self.render = render
+        self.fps = fps
+
+    async def run(self) -> None:
+        from rich.console import Console
+        from rich.live import Live
+
+        console = Console()
+        with Live(self.render(), console=console, auto_refresh=False, transient=False) as live:
+            while True:
+                await asyncio.sleep(1 / self.fps)
+                live.update(self.render(), refresh=True)
+
+
+def attendee_rich_table(presenter: LivePresenter) -> RenderableType:
+    from rich.table import Table
+
+    rows = presenter.attendees
+    table = Table(title=f"Attendees ({len(rows)})", title_justify="left")
+    for column in ("name", "mode", "state", "latency", "quality", "last replay"):
+        table.add_column(column, justify="right" if column == "latency" else "left")
+    for a in rows:
+        latency = "-" if a.latency_ms is None else f"{a.latency_ms:.0f} ms"
+        hand = " (hand raised)" if a.hand_raised else ""
+        table.add_row(
+            cell(a.label, 16),
+            a.mode.value,
+            a.state.value,
+            latency,
+            a.quality,
+            cell((a.last_result or "-") + hand, 80),
+        )
+    return table
+
+
+def swarm_line(status: SwarmStatus) -> str:
+    """The swarm's state as one line (output that is not a terminal)."""
+    line = (
+        f"Swarm: {status.joined}/{status.attendees} joined, {status.failed} failed, "
+        f"{status.reconnecting} reconnecting; {status.events} events, "
+        f"{status.deliveries} deliveries, delivery p50 {describe_ms(status.delivery.p50)} "
+        f"p99 {describe_ms(status.delivery.p99)}; heartbeat p50 "
+        f"{describe_ms(status.heartbeat.p50)}"
+    )
+    if status.browsers:
+        line += f"; replays {status.replays_ok} ok, {status.replays_failed} failed"
+    return line
+
+
+def swarm_rich_view(status: SwarmStatus, browser_rows: list[tuple[str, ...]]) -> RenderableType:
+    """A progress bar while attendees join, then the swarm's table and its browsers'."""
+    from rich.console import Group
+    from rich.progress_bar import ProgressBar
+    from rich.table import Table
+    from rich.text import Text
+
+    parts: list[RenderableType] = []
+    if status.joining:
+        done = status.joined + status.failed
+        parts.append(Text(f"Joining {done}/{status.attendees}"))
+        parts.append(ProgressBar(total=status.attendees, completed=done, width=50))
+    table = Table(title="Swarm", title_justify="left")
+    figures = {
+        "joined": f"{status.joined}/{status.attendees}",
+        "failed": str(status.failed),
+        "reconnecting": str(status.reconnecting),
+        "heartbeat p50": describe_ms(status.heartbeat.p50),
+        "round trip p50": describe_ms(status.round_trip.p50),
+        "events": str(status.events),
+        "deliveries": str(status.deliveries),
+        "delivery p50": describe_ms(status.delivery.p50),
+        "delivery p99": describe_ms(status.delivery.p99),
+    }
+    if status.browsers:
+        figures["replays ok / failed"] = f"{status.replays_ok} / {status.replays_failed}"
+    for name in figures:
+        table.add_column(name, justify="right")
+    table.add_row(*figures.values())
+    parts.append(table)
+    if browser_rows:
+        browsers = Table(title="Attendees in Chromium", title_justify="left")
+        for column in ("name", "state", "ok", "failed", "last replay"):
+            browsers.add_column(column)
+        for row in browser_rows:
+            browsers.add_row(*(cell(value, 80) for value in row))
+        parts.append(browsers)
+    return Group(*parts)

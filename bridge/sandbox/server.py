@@ -15,6 +15,7 @@ import functools
 import http.server
 import json
 import mimetypes
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -205,12 +206,22 @@ def render_page(settings: SandboxSettings) -> bytes:
     return template.replace("/*BOOT*/", script).encode()
 
 
+class _HTTPServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A browser that closed its tab mid-answer is normal, not worth a traceback."""
+        if isinstance(sys.exc_info()[1], BrokenPipeError | ConnectionResetError):
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
 class SandboxServer:
     """`with SandboxServer(settings) as sandbox: sandbox.url`."""
 
     def __init__(self, settings: SandboxSettings | None = None) -> None:
         self.settings = settings or SandboxSettings()
-        self._httpd: http.server.ThreadingHTTPServer | None = None
+        self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -230,7 +241,7 @@ class SandboxServer:
             },
         )
         try:
-            self._httpd = http.server.ThreadingHTTPServer(
+            self._httpd = _HTTPServer(
                 (self.settings.host, self.settings.port), functools.partial(handler)
             )
         except OSError as exc:
@@ -240,7 +251,6 @@ class SandboxServer:
                     f"port {self.settings.port} is in use{holder}; pick another with --port N"
                 ) from None
             raise
-        self._httpd.daemon_threads = True
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, name="sandbox", daemon=True
         )

@@ -120,6 +120,10 @@ class AttendeeSession:
     duplicates_dropped: int = 0
     #: The presenter's sequence number of the last event passed on; carried over a rejoin.
     last_seq: int = 0
+    #: When attendee_join went out and the last heartbeat came in (its sentAt, our epoch ms):
+    #: what `swarm` estimates the presenter's clock from (session_start answers the join).
+    join_sent_ms: int = 0
+    last_heartbeat: tuple[float, int] | None = None
     _nonce: str = ""
     _binding: ChannelBinding | None = None
     _last_heard: float = 0.0
@@ -176,6 +180,7 @@ class AttendeeSession:
     def _send_join(self, now: float, now_ms: int) -> list[Output]:
         self._set_phase(AttendeePhase.JOINING)
         self._deadline = now + self.timings.session_start_wait
+        self.join_sent_ms = now_ms
         join = AttendeeJoin(
             lastSeq=self.last_seq or None,
             name=self.name,
@@ -249,6 +254,7 @@ class AttendeeSession:
 
     def _session_event(self, event: SessionEvent, now_ms: int) -> list[Output]:
         if isinstance(event, Heartbeat):
+            self.last_heartbeat = (event.sentAt, now_ms)
             echo = Heartbeat(
                 sentAt=event.sentAt,
                 sessionId=self.code.id,

@@ -35,6 +35,10 @@ from bridge.transport.signaling_client import IdTakenError, SignalingError, Sign
 logger = logging.getLogger("bridge.session")
 
 TICK = 0.5
+#: An EXPIRE that answers our OFFER sooner than this is the server bouncing it off a busy
+#: presenter (our server does so at once); an absent id expires only after the server's
+#: expire timeout (5 s by default, 1 s at the least in practice).
+BUSY_EXPIRE_WITHIN = 0.5
 
 #: The largest session message either side accepts, chunks joined. Live Sessions messages are
 #: small objects; the largest real Pathfinder event seen was 21 KB (a step with a long value,
@@ -315,15 +319,23 @@ class LiveAttendee:
             try:
                 await self._connect_once(attempt_timeout)
                 return
-            except PeerUnavailableError:
-                raise
+            except PeerUnavailableError as exc:
+                if exc.waited >= BUSY_EXPIRE_WITHIN:
+                    raise  # expired after the server's timeout: no such session
+                # Bounced at once: our server says the presenter is too far behind (a flood).
+                await self._retry_first(exc, next(delays), attempt_timeout, deadline)
             except DataConnectionError as exc:
-                delay = next(delays)
-                if time.monotonic() + delay + attempt_timeout > deadline:
-                    raise
-                logger.info("[SessionManager] No channel to the presenter yet (%s); retrying", exc)
-                await asyncio.sleep(delay)
-                attempt_timeout = min(2 * attempt_timeout, client.connect_timeout)
+                await self._retry_first(exc, next(delays), attempt_timeout, deadline)
+            attempt_timeout = min(2 * attempt_timeout, client.connect_timeout)
+
+    async def _retry_first(
+        self, error: DataConnectionError, delay: float, attempt_timeout: float, deadline: float
+    ) -> None:
+        """Wait before the next first-join attempt, or give up with `error` past the deadline."""
+        if time.monotonic() + delay + attempt_timeout > deadline:
+            raise error
+        logger.info("[SessionManager] No channel to the presenter yet (%s); retrying", error)
+        await asyncio.sleep(delay)
 
     async def _connect_once(self, open_timeout: float | None = None) -> None:
         """One data connection, one handshake: verified and joined, or SessionError."""

@@ -77,7 +77,10 @@ class ChallengeLimits:
     A real attendee (ours or Pathfinder's) challenges once, right after its channel opens; ours
     reconnects with backoff (one challenge per reconnect). So: only before attendee_join and
     within `window` seconds of the channel opening (Pathfinder's attendee gives up after 10 s
-    anyway), at most `per_peer_per_minute` for one remote peer id, `per_minute` in all.
+    anyway), at most `per_peer_per_minute` for one remote peer id, and `per_minute` plain
+    proofs in all. Only plain (Pathfinder's) proofs count towards `per_minute`: a bound proof
+    names its own connection, so it is worth nothing to anyone who hoards or relays it, and a
+    room of our attendees larger than `per_minute` may join within one minute.
     """
 
     window: float = 10.0
@@ -149,6 +152,8 @@ class Notice:
     kind: NoticeKind
     attendee: Attendee
     detail: str = ""
+    #: For STATUS: the attendee's report itself (a recording keeps its fields).
+    status: AttendeeStatus | None = None
 
 
 Output = SendTo | Disconnect | Notice
@@ -172,7 +177,8 @@ class PresenterSession:
     #: Challenges refused by the limits (not answered), for tests and the curious.
     challenges_refused: int = 0
     _next_heartbeat: float = 0.0
-    _answered: deque[tuple[float, str]] = field(default_factory=deque)
+    #: (time, remote peer id, plain proof) of every proof given in the last minute.
+    _answered: deque[tuple[float, str, bool]] = field(default_factory=deque)
 
     @property
     def join_code(self) -> JoinCode:
@@ -233,7 +239,7 @@ class PresenterSession:
         if attendee.challenged or not challenge.nonce:
             return []  # one answer per connection, as Pathfinder
         attendee.challenged = True  # spent, answered or not
-        refusal = self._challenge_refusal(attendee, now)
+        refusal = self._challenge_refusal(attendee, now, bound=challenge.proof == BOUND_PROOF)
         if refusal:
             self.challenges_refused += 1
             logger.warning(
@@ -254,11 +260,11 @@ class PresenterSession:
             # of this connection is spent.
             logger.warning("[SessionManager] Ignored a challenge from %s: %s", attendee.label, exc)
             return []
-        self._answered.append((now, attendee.peer_id))
+        self._answered.append((now, attendee.peer_id, challenge.proof is None))
         response = PresenterResponse(challenge.nonce, signature, challenge.proof)
         return [SendTo(attendee.conn, response.to_wire())]
 
-    def _challenge_refusal(self, attendee: Attendee, now: float) -> str:
+    def _challenge_refusal(self, attendee: Attendee, now: float, *, bound: bool) -> str:
         """Why a challenge is not answered ('' when it is)."""
         limits = self.challenge_limits
         if attendee.joined_at_ms is not None:
@@ -267,9 +273,9 @@ class PresenterSession:
             return f"challenged more than {limits.window:g} s after connecting"
         while self._answered and now - self._answered[0][0] >= 60.0:
             self._answered.popleft()
-        if len(self._answered) >= limits.per_minute:
-            return f"more than {limits.per_minute} challenges in a minute"
-        same_peer = sum(1 for _, peer in self._answered if peer == attendee.peer_id)
+        if not bound and sum(plain for _, _, plain in self._answered) >= limits.per_minute:
+            return f"more than {limits.per_minute} plain challenges in a minute"
+        same_peer = sum(1 for _, peer, _ in self._answered if peer == attendee.peer_id)
         if same_peer >= limits.per_peer_per_minute:
             return f"more than {limits.per_peer_per_minute} challenges in a minute from this peer"
         return ""
@@ -324,7 +330,7 @@ class PresenterSession:
             else:
                 detail = f"{event.status.value}{step}"
             attendee.last_result = detail
-            return [Notice(NoticeKind.STATUS, attendee, detail)]
+            return [Notice(NoticeKind.STATUS, attendee, detail, event)]
         if isinstance(event, ChatMessage):
             return [Notice(NoticeKind.CHAT, attendee, event.message)]
         if isinstance(event, AttendeeLeave):

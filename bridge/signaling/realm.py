@@ -31,9 +31,9 @@ from bridge.protocol.peerjs import (
     relayed,
     relayed_frame,
 )
+from bridge.ratelimit import TokenBucket
 from bridge.signaling.metrics import RejectReason, SignalingMetrics
 from bridge.signaling.payload import check_frame_structure, check_payload
-from bridge.signaling.ratelimit import TokenBucket
 from bridge.signaling.reservations import (
     Claim,
     ClaimOutcome,

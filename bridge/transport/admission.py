@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from bridge.signaling.ratelimit import TokenBucket
+from bridge.ratelimit import TokenBucket
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from bridge.errors import BridgeError, ProtocolError
 from bridge.protocol import binarypack
 from bridge.protocol.proof import sdp_fingerprint
 from bridge.protocol.serialization import CLOSE, PARTIAL, ConnectionCodec, Serialization
-from bridge.signaling.ratelimit import TokenBucket
+from bridge.ratelimit import TokenBucket
 
 logger = logging.getLogger("bridge.transport")
 

@@ -40,7 +40,16 @@ logger = logging.getLogger("bridge.transport")
 
 
 class PeerUnavailableError(DataConnectionError):
-    """The remote peer id is not connected to the signaling server."""
+    """The signaling server answered our OFFER with EXPIRE: the remote id is not there, or
+    (on our server) it is too far behind to take more right now.
+
+    `waited` is how long the EXPIRE took: a server expires an OFFER to an absent id only
+    after its expire timeout (seconds), while a busy one bounces it at once.
+    """
+
+    def __init__(self, message: str, *, waited: float) -> None:
+        super().__init__(message)
+        self.waited = waited
 
 
 class Peer:
@@ -198,6 +207,7 @@ class Peer:
         expired = self._expired.setdefault(remote_id, asyncio.Event())
         expired.clear()
         self._spawn(self._watch(connection), f"watch-{connection.connection_id}")
+        offered_at = time.monotonic()
         await connection.offer(self._signal_sender(remote_id))
         waiter = asyncio.ensure_future(connection.wait_open(open_timeout or self.connect_timeout))
         gone = asyncio.ensure_future(expired.wait())
@@ -215,7 +225,8 @@ class Peer:
         if expired.is_set():
             raise PeerUnavailableError(
                 f"no session {remote_id!r} on the signaling server: check the join code and that "
-                "the presenter is running and uses the same --server"
+                "the presenter is running and uses the same --server",
+                waited=time.monotonic() - offered_at,
             )
         error = waiter.exception() if waiter.done() and not waiter.cancelled() else None
         raise error or DataConnectionError(f"the connection to {remote_id} failed")

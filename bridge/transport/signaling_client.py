@@ -26,7 +26,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from bridge.errors import BridgeError, ProtocolError
 from bridge.printable import printable
 from bridge.protocol.peerjs import ClientMessage, MessageType, ServerMessage
-from bridge.signaling.ratelimit import TokenBucket
+from bridge.ratelimit import TokenBucket
 from bridge.transport.backoff import backoff
 from bridge.transport.endpoint import SignalingEndpoint
 
@@ -134,6 +134,13 @@ class SignalingClient:
             raise
 
     async def close(self) -> None:
+        """Stop for good. First tell the server we are gone (LEAVE without `dst`, as npm
+        `peer` understands it), so our id is free at once instead of staying reserved for our
+        token through the server's grace period."""
+        if self._ws is not None and self._is_open.is_set():
+            with contextlib.suppress(ConnectionClosed, TimeoutError):
+                async with asyncio.timeout(1.0):
+                    await self._ws.send(ClientMessage(MessageType.LEAVE).serialize())
         self._set_state(SignalingState.CLOSED)
         if self._task is not None:
             self._task.cancel()

@@ -145,3 +145,47 @@ async def test_reregisters_after_server_restart_and_channels_survive() -> None:
                 assert again.state.value == "open"
         finally:
             await server.close()
+
+
+async def test_a_peer_that_closes_releases_its_id_at_once() -> None:
+    # Our server keeps an id reserved for its token while its owner is away; a peer that
+    # closes on purpose says so (LEAVE without dst), so its id is free for anyone at once.
+    config = ServerConfig(port=0, cleanup_interval=0.1, reservation_grace=60.0)
+    async with SignalingServer(config) as server:
+        endpoint = SignalingEndpoint.parse(server.url, "pathfinder")
+        async with Peer(endpoint, "leaver", token="first-token"):
+            pass
+        async with asyncio.timeout(5 * UNIT), Peer(endpoint, "leaver", token="other-token") as p:
+            assert p.signaling_state is SignalingState.OPEN
+
+
+async def test_an_expire_says_how_soon_it_came() -> None:
+    # Our server bounces an OFFER off a peer that has stopped reading at once (EXPIRE), while
+    # an absent id expires only after expire_timeout: attendees retry the first, not the second.
+    import json
+
+    from websockets.asyncio.client import connect
+
+    config = ServerConfig(port=0, expire_timeout=1.0, cleanup_interval=0.1)
+    async with SignalingServer(config) as server:
+        endpoint = SignalingEndpoint.parse(server.url, "pathfinder")
+        base = f"ws://127.0.0.1:{server.port}/pathfinder/peerjs?key=pathfinder"
+        async with (
+            connect(f"{base}&id=stuck&token=t", max_queue=1, close_timeout=0.1) as stuck,
+            connect(f"{base}&id=flooder&token=t", close_timeout=0.1) as flooder,
+            Peer(endpoint) as guest,
+        ):
+            await stuck.recv()  # OPEN; from now on it reads nothing
+            await flooder.recv()
+            with pytest.raises(PeerUnavailableError) as absent:
+                await guest.connect("nobody", open_timeout=5 * UNIT)
+            assert absent.value.waited >= 0.9
+            sdp = {"type": "offer", "sdp": "v=0\r\n" + "a=x\r\n" * 9000}
+            payload = {"sdp": sdp, "type": "data", "connectionId": "dc_x", "reliable": True}
+            frame = json.dumps({"type": "OFFER", "dst": "stuck", "payload": payload})
+            for _ in range(200):  # until the kernel's and the server's buffers for it are full
+                await flooder.send(frame)
+            await asyncio.sleep(0.5)
+            with pytest.raises(PeerUnavailableError) as busy:
+                await guest.connect("stuck", open_timeout=5 * UNIT)
+            assert busy.value.waited < 0.5

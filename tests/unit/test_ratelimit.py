@@ -1,4 +1,4 @@
-from bridge.signaling.ratelimit import TokenBucket
+from bridge.ratelimit import TokenBucket
 
 
 def test_bucket_starts_full_and_drains() -> None:

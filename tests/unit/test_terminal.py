@@ -36,12 +36,25 @@ def test_twenty_thousand_hand_raises_print_a_handful_of_lines() -> None:
 def test_repeats_are_shown_once_per_window() -> None:
     throttle = NoticeThrottle(repeat_window=10.0)
     ada = attendee("c1", "Ada")
-    notice = Notice(NoticeKind.STATUS, ada, "ok (step s1)")
+    notice = Notice(NoticeKind.HAND_RAISED, ada, "raised")
     assert throttle.allow(notice, 0.0)
     assert not throttle.allow(notice, 5.0)
-    assert throttle.allow(Notice(NoticeKind.STATUS, ada, "ok (step s2)"), 5.0)
+    assert throttle.allow(Notice(NoticeKind.HAND_RAISED, ada, "lowered"), 5.0)
     assert throttle.allow(notice, 10.5)
     assert throttle.take_suppressed() == 1
+
+
+def test_replay_results_repeat_on_purpose_and_have_their_own_budget() -> None:
+    # A step's show_me and do_it both report "ok (step s1)": the presenter sees both, and a
+    # hand raise or chat from the same attendee does not eat the budget of its results.
+    throttle = NoticeThrottle(per_connection_burst=6.0, results_burst=20.0)
+    ada = attendee("c1", "Ada")
+    for i in range(6):
+        assert throttle.allow(Notice(NoticeKind.CHAT, ada, f"hi {i}"), 0.0)
+    result = Notice(NoticeKind.STATUS, ada, "ok (step s1)")
+    assert throttle.allow(result, 0.0) and throttle.allow(result, 0.1)
+    shown = sum(throttle.allow(result, 0.1) for _ in range(100))
+    assert shown == 18  # the rest of the burst: a flood of results is still held back
 
 
 def test_the_overall_rate_holds_across_many_connections() -> None:

@@ -1,4 +1,8 @@
-"""A token bucket: `rate` tokens per second up to `capacity`, time passed in by the caller."""
+"""A token bucket: `rate` tokens per second up to `capacity`, time passed in by the caller.
+
+Shared by the signaling server (per-socket limits), the transport (pacing our own signaling
+sends, data-channel rate limits, OFFER admission) and the terminal (notice throttling).
+"""
 
 from __future__ import annotations
 
