@@ -378,6 +378,7 @@ class SignalingServer:
                 now=self._clock(),
             )
             self._perform(actions)
+            self._flush_socket(sock)  # OPEN (and what waited for it) now, not a turn later
             return
         admission = self.realm.admit(
             sock.conn, id=params.id, token=params.token, key=params.key, ip=ip
@@ -395,6 +396,7 @@ class SignalingServer:
         assert self.cluster is not None and sock.transport is not None
         outcome = await self.cluster.claim(claim)
         self._perform(self.realm.claimed(claim, outcome, self._clock()))
+        self._flush_socket(sock)
         if not sock.transport.is_disconnected:
             sock.transport.underlying_transport.resume_reading()
 
