@@ -58,7 +58,7 @@ lint: $(STAMP)
 	$(BIN)/mypy --strict bridge
 
 bench: install
-	$(BIN)/python benchmarks/signaling.py
+	$(BIN)/python benchmarks/signaling.py --cluster
 	$(BIN)/python benchmarks/fanout.py
 	$(BIN)/python benchmarks/replay.py
 	$(BIN)/python benchmarks/swarm.py
