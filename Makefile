@@ -14,7 +14,7 @@ install: $(STAMP) $(NPM_STAMP) system-packages
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,lint]'
+	$(BIN)/pip install --quiet -e '.[test,lint,cluster]'
 	touch $@
 
 $(NPM_STAMP): tests/interop/package.json tests/interop/package-lock.json
@@ -22,11 +22,14 @@ $(NPM_STAMP): tests/interop/package.json tests/interop/package-lock.json
 	touch $@
 
 # Debian's packages the tests use: Chromium (Playwright cannot download its own browser on
-# these machines) and coturn (the TURN test). Installed only when missing; needs root.
+# these machines), coturn (the TURN test), redis-server and haproxy (the cluster tests).
+# Installed only when missing; needs root.
 system-packages:
 	@missing=""; \
 	if [ ! -x /usr/lib/chromium/chromium ] && [ ! -x /usr/bin/chromium ] && [ -z "$$PATHFINDER_BRIDGE_BROWSER_EXECUTABLE_PATH" ]; then missing="$$missing chromium chromium-headless-shell"; fi; \
 	if ! command -v turnserver >/dev/null 2>&1; then missing="$$missing coturn"; fi; \
+	if ! command -v redis-server >/dev/null 2>&1; then missing="$$missing redis-server"; fi; \
+	if ! command -v haproxy >/dev/null 2>&1 && [ ! -x /usr/sbin/haproxy ]; then missing="$$missing haproxy"; fi; \
 	if [ -n "$$missing" ]; then \
 		echo "Installing Debian packages:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
@@ -55,7 +58,7 @@ lint: $(STAMP)
 	$(BIN)/mypy --strict bridge
 
 bench: install
-	$(BIN)/python benchmarks/signaling.py
+	$(BIN)/python benchmarks/signaling.py --cluster
 	$(BIN)/python benchmarks/fanout.py
 	$(BIN)/python benchmarks/replay.py
 	$(BIN)/python benchmarks/swarm.py

@@ -1,40 +1,52 @@
-"""Signaling benchmark: our server against npm `peer` 1.0.x, side by side, same client.
+"""Signaling benchmark: our server against npm `peer` 1.0.x, side by side in one run.
 
-For each server: time to register N = 100, 1000, 2000 peers (all held open at once), OFFER relay
-throughput and p50/p99 relay latency with 100 peer pairs, server RSS with 2000 peers, and the
-server's CPU time (from /proc) to register 2000 peers and per relayed OFFER: on a machine shared
-with other work the wall-clock figures swing several-fold between runs, the CPU figures hardly.
-Prints a table and the ratio ours/peer. Both servers run as separate processes on loopback; the
-load comes from one asyncio process using `websockets`, so the client costs the same for both.
+Figures, for each server: time to register N = 100, 1,000, 2,000 peers (held open at once) and
+the server's CPU for 2,000; server RSS with 2,000 peers; OFFER relay throughput (every sender
+blasts its OFFERs at its receiver) and the server's CPU per relayed OFFER; relay latency
+p50/p99 of paced OFFERs; a join storm (1,000 peers connect within 2 s and each sends one
+OFFER on OPEN: time to OPEN p99 and OFFER relay p99). With `--cluster`, also two of our
+instances on one Redis behind HAProxy against one instance, cross-instance pairs.
 
-Our server is started with the per-IP connection and reservation limits and the per-socket rate
-limit raised (every benchmark peer comes from 127.0.0.1 and blasts messages); everything else is
-the default, reservations and their file included.
+The load comes from `benchmarks/loadgen.py` worker processes (lean raw-socket clients); their
+CPU time is printed beside the server's, so a reader can see that the clients kept up. The
+machine is shared: rounds interleave the servers and the table shows medians, with the load
+average before and after. CPU figures come from /proc and move little with other load.
+
+Our server is started with the per-IP connection and reservation limits and the per-socket
+rate limit raised (every benchmark peer comes from 127.0.0.1 and blasts messages); everything
+else is the default, reservations and their file included.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import json
 import os
 import resource
 import statistics
+import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from websockets.asyncio.client import ClientConnection, connect
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.servers import npm_peer_server, our_signaling_server  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.servers import npm_peer_server, our_signaling_server
-
-PAIRS = 100
-THROUGHPUT_MESSAGES = 200  # per sender
+LOADGEN = Path(__file__).with_name("loadgen.py")
+PATH = "/pathfinder"
+WORKERS = 4
+THROUGHPUT_PAIRS = 25  # per worker
+THROUGHPUT_MESSAGES = 1000  # per sender
+LATENCY_PAIRS = 25  # per worker: 100 pairs in all
 LATENCY_ROUNDS = 20
-SDP = "v=0\r\n" + "a=candidate:1 1 udp 2122260223 192.0.2.1 54321 typ host\r\n" * 10
+LATENCY_INTERVAL = 0.02
+STORM_PEERS = 1000
+STORM_SPREAD = 2.0
 
 
 def raise_fd_limit() -> None:
@@ -63,102 +75,183 @@ def server_pid(port: int) -> int:
     return holder[0]
 
 
-async def open_peer(base: str, id: str, gate: asyncio.Semaphore) -> ClientConnection:
-    async with gate:
-        ws = await connect(f"{base}&id={id}&token=t{id}", open_timeout=30, max_queue=None)
-        async with asyncio.timeout(30):
-            opened = json.loads(await ws.recv())
-        assert opened["type"] == "OPEN", opened
-        return ws
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, int(len(ordered) * fraction + 0.5) - 1)]
 
 
-async def register(base: str, n: int, prefix: str) -> tuple[float, list[ClientConnection]]:
-    gate = asyncio.Semaphore(200)
-    start = time.perf_counter()
-    peers = await asyncio.gather(*(open_peer(base, f"{prefix}{i}", gate) for i in range(n)))
-    return time.perf_counter() - start, list(peers)
+class Workers:
+    """Load generator processes, one job each; they start, get ready, then run on `go`."""
+
+    def __init__(self, jobs: list[dict[str, Any]]) -> None:
+        self.processes = [
+            subprocess.Popen(
+                [sys.executable, str(LOADGEN), json.dumps(job)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                cwd=ROOT,
+            )
+            for job in jobs
+        ]
+        for process in self.processes:
+            self._read(process)
+
+    def _read(self, process: subprocess.Popen[str]) -> dict[str, Any]:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"a load generator exited ({process.wait()})")
+        result: dict[str, Any] = json.loads(line)
+        return result
+
+    def go(self) -> float:
+        started = time.monotonic()
+        for process in self.processes:
+            assert process.stdin is not None
+            process.stdin.write("go\n")
+            process.stdin.flush()
+        return started
+
+    def results(self) -> list[dict[str, Any]]:
+        return [self._read(process) for process in self.processes]
+
+    def close(self) -> None:
+        for process in self.processes:
+            with contextlib.suppress(OSError):
+                assert process.stdin is not None
+                process.stdin.write("go\n")
+                process.stdin.close()
+        for process in self.processes:
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
-async def close_all(peers: list[ClientConnection]) -> None:
-    await asyncio.gather(*(ws.close() for ws in peers), return_exceptions=True)
+@dataclass
+class Target:
+    """Where the load goes: the ports senders and receivers use, and the server processes."""
+
+    name: str
+    senders: list[tuple[str, int]]
+    receivers: list[tuple[str, int]]
+    pids: list[int]
+    metrics_url: str = ""
+
+    def cpu(self) -> float:
+        return sum(cpu_seconds(pid) for pid in self.pids)
+
+    def rss(self) -> float:
+        return sum(rss_mib(pid) for pid in self.pids)
 
 
-def offer(dst: str, sent_at: float) -> str:
-    payload = {
-        "sdp": {"type": "offer", "sdp": SDP},
-        "type": "data",
-        "connectionId": "dc_bench",
-        "sentAt": sent_at,
-    }
-    return json.dumps({"type": "OFFER", "dst": dst, "payload": payload})
+@dataclass
+class Figures:
+    values: dict[str, float] = field(default_factory=dict)
+
+    def __setitem__(self, key: str, value: float) -> None:
+        self.values[key] = value
 
 
-async def relay(base: str, pid: int) -> tuple[float, float, float, float]:
-    """(messages/s, p50 ms, p99 ms, server CPU us per message) over PAIRS sender->receiver
-    pairs."""
-    _, senders = await register(base, PAIRS, "s")
-    _, receivers = await register(base, PAIRS, "r")
-    latencies: list[float] = []
-
-    async def drain(ws: ClientConnection, count: int, record: bool) -> None:
-        for _ in range(count):
-            message = json.loads(await ws.recv())
-            if record:
-                latencies.append((time.perf_counter() - message["payload"]["sentAt"]) * 1000)
-
-    # Latency: paced messages, so the figure is relay time, not queueing behind a blast.
-    async def paced(i: int) -> None:
-        for _ in range(LATENCY_ROUNDS):
-            await senders[i].send(offer(f"r{i}", time.perf_counter()))
-            await asyncio.sleep(0.02)
-
-    async with asyncio.timeout(120):
-        await asyncio.gather(
-            *(paced(i) for i in range(PAIRS)),
-            *(drain(receivers[i], LATENCY_ROUNDS, True) for i in range(PAIRS)),
-        )
-
-    async def blast(i: int) -> None:
-        for _ in range(THROUGHPUT_MESSAGES):
-            await senders[i].send(offer(f"r{i}", 0.0))
-
-    start, cpu = time.perf_counter(), cpu_seconds(pid)
-    async with asyncio.timeout(300):
-        await asyncio.gather(
-            *(blast(i) for i in range(PAIRS)),
-            *(drain(receivers[i], THROUGHPUT_MESSAGES, False) for i in range(PAIRS)),
-        )
-    elapsed = time.perf_counter() - start
-    cpu_per_message = (cpu_seconds(pid) - cpu) / (PAIRS * THROUGHPUT_MESSAGES) * 1e6
-    await close_all(senders + receivers)
-    latencies.sort()
-    p99 = latencies[int(len(latencies) * 0.99) - 1]
-    rate = PAIRS * THROUGHPUT_MESSAGES / elapsed
-    return rate, statistics.median(latencies), p99, cpu_per_message
+def relay(target: Target, figures: Figures, *, paced: bool, tag: str) -> None:
+    pairs = LATENCY_PAIRS if paced else THROUGHPUT_PAIRS
+    messages = LATENCY_ROUNDS if paced else THROUGHPUT_MESSAGES
+    jobs = [
+        {
+            "kind": "relay",
+            "prefix": f"{tag}w{w}",
+            "pairs": pairs,
+            "messages": messages,
+            "interval": LATENCY_INTERVAL if paced else None,
+            "senders": target.senders,
+            "receivers": target.receivers,
+            "path": PATH,
+        }
+        for w in range(WORKERS)
+    ]
+    with Workers(jobs) as workers:
+        cpu = target.cpu()
+        started = workers.go()
+        results = workers.results()
+        server_cpu = target.cpu() - cpu
+    total = WORKERS * pairs * messages
+    elapsed = max(r["end"] for r in results) - started
+    clients_cpu = sum(r["cpu"] for r in results)
+    if paced:
+        latencies = [x for r in results for x in r["latencies"]]
+        figures["relay latency p50 (ms)"] = statistics.median(latencies)
+        figures["relay latency p99 (ms)"] = percentile(latencies, 0.99)
+    else:
+        figures["relay throughput (msg/s)"] = total / elapsed
+        figures["server CPU per relayed OFFER (us)"] = server_cpu / total * 1e6
+        figures["server CPU during relay (%)"] = server_cpu / elapsed * 100
+        figures["clients CPU during relay (%)"] = clients_cpu / elapsed * 100
 
 
-async def measure(url: str, sizes: list[int]) -> dict[str, float]:
-    port = int(url.split(":")[2].split("/")[0])
-    base = f"ws://127.0.0.1:{port}/pathfinder/peerjs?key=pathfinder&version=1.5.5"
-    pid = server_pid(port)
-    results: dict[str, float] = {}
-    for n in sizes:
-        cpu = cpu_seconds(pid)
-        seconds, peers = await register(base, n, f"n{n}x")
-        results[f"register {n} peers (s)"] = seconds
-        if n == max(sizes):
-            results[f"server CPU to register {n} peers (s)"] = cpu_seconds(pid) - cpu
-        if n == max(sizes):
-            await asyncio.sleep(0.5)
-            results[f"server RSS with {n} peers (MiB)"] = rss_mib(pid)
-        await close_all(peers)
-        await asyncio.sleep(0.5)
-    rate, p50, p99, cpu_per_message = await relay(base, pid)
-    results[f"OFFER relay throughput, {PAIRS} pairs (msg/s)"] = rate
-    results[f"relay latency p50, {PAIRS} pairs (ms)"] = p50
-    results[f"relay latency p99, {PAIRS} pairs (ms)"] = p99
-    results["server CPU per relayed OFFER (us)"] = cpu_per_message
-    return results
+def register(target: Target, figures: Figures, n: int, tag: str) -> None:
+    per_worker = n // WORKERS
+    endpoints = target.senders + [e for e in target.receivers if e not in target.senders]
+    jobs = [
+        {"kind": "register", "prefix": f"{tag}n{n}w{w}x", "count": per_worker, "path": PATH}
+        | {"endpoints": endpoints}
+        for w in range(WORKERS)
+    ]
+    with Workers(jobs) as workers:
+        cpu = target.cpu()
+        started = workers.go()
+        results = workers.results()
+        figures[f"register {n} peers (s)"] = max(r["end"] for r in results) - started
+        if n >= 2000:
+            figures[f"server CPU to register {n} peers (s)"] = target.cpu() - cpu
+            time.sleep(0.5)
+            figures[f"server RSS with {n} peers (MiB)"] = target.rss()
+    time.sleep(0.5)
+
+
+def storm(target: Target, figures: Figures, tag: str) -> None:
+    per_worker = STORM_PEERS // WORKERS
+    jobs = [
+        {
+            "kind": "storm",
+            "prefix": f"{tag}st{w}x",
+            "count": per_worker,
+            "spread": STORM_SPREAD,
+            "endpoints": target.senders,
+            "path": PATH,
+        }
+        for w in range(WORKERS)
+    ]
+    with Workers(jobs) as workers:
+        workers.go()
+        results = workers.results()
+    opens = [x for r in results for x in r["to_open"]]
+    relays = [x for r in results for x in r["latencies"]]
+    figures["join storm: time to OPEN p99 (ms)"] = percentile(opens, 0.99)
+    figures["join storm: OFFER relay p99 (ms)"] = percentile(relays, 0.99)
+    time.sleep(0.5)
+
+
+def measure(target: Target, sizes: list[int], tag: str, only: set[str]) -> dict[str, float]:
+    figures = Figures()
+    if "register" in only:
+        for n in sizes:
+            register(target, figures, n, tag)
+    if "relay" in only:
+        relay(target, figures, paced=False, tag=tag + "t")
+        time.sleep(0.5)
+        relay(target, figures, paced=True, tag=tag + "l")
+        time.sleep(0.5)
+    if "storm" in only:
+        storm(target, figures, tag)
+    return figures.values
 
 
 @contextlib.contextmanager
@@ -175,23 +268,125 @@ def bench_env() -> Iterator[None]:
         os.environ.update(saved)
 
 
+def endpoint(url: str) -> tuple[str, int]:
+    return "127.0.0.1", int(url.split(":")[2].split("/")[0])
+
+
+@contextlib.contextmanager
+def ours() -> Iterator[Target]:
+    with bench_env(), our_signaling_server() as url:
+        at = endpoint(url)
+        yield Target("ours", [at], [at], [server_pid(at[1])], url + "/metrics")
+
+
+@contextlib.contextmanager
+def npm_peer() -> Iterator[Target]:
+    with npm_peer_server() as url:
+        at = endpoint(url)
+        yield Target("npm peer", [at], [at], [server_pid(at[1])])
+
+
+@contextlib.contextmanager
+def cluster(kind: str) -> Iterator[Target]:
+    """`one`: one instance (with Redis) behind HAProxy; `two`: two instances behind HAProxy,
+    senders and receivers pinned to different instances (every relay crosses)."""
+    from tests.servers import cluster_of_two
+
+    with bench_env(), cluster_of_two() as parts:
+        proxy = endpoint(parts.proxy_url)
+        a, b = endpoint(parts.instance_urls[0]), endpoint(parts.instance_urls[1])
+        pids = [server_pid(a[1]), server_pid(b[1])]
+        if kind == "one":
+            yield Target("one instance", [a], [a], pids)
+        elif kind == "proxy":
+            yield Target("two behind HAProxy", [proxy], [proxy], pids)
+        else:
+            yield Target("two, cross-instance", [a], [b], pids)
+
+
+def number(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.2f}"
+
+
+def print_table(
+    columns: list[str], rounds: dict[str, list[dict[str, float]]], ratio: tuple[str, str] | None
+) -> None:
+    medians = {
+        name: {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+        for name, runs in rounds.items()
+    }
+    keys = list(medians[columns[0]])
+    width = max(len(k) for k in keys)
+    cell = 24
+    header = f"{'figure':<{width}}" + "".join(f"  {c:>{cell}}" for c in columns)
+    if ratio:
+        header += f"  {ratio[0] + '/' + ratio[1]:>12}"
+    print(header)
+    print("-" * len(header))
+    for key in keys:
+        line = f"{key:<{width}}"
+        for c in columns:
+            values = [r[key] for r in rounds[c]]
+            text = number(medians[c][key])
+            if len(values) > 1:
+                text += f" ({number(min(values))}-{number(max(values))})"
+            line += f"  {text:>{cell}}"
+        if ratio:
+            line += f"  {medians[ratio[0]][key] / medians[ratio[1]][key]:>12.2f}"
+        print(line)
+
+
+def run_rounds(
+    contenders: dict[str, Callable[[], contextlib.AbstractContextManager[Target]]],
+    count: int,
+    sizes: list[int],
+    only: set[str],
+) -> dict[str, list[dict[str, float]]]:
+    rounds: dict[str, list[dict[str, float]]] = {name: [] for name in contenders}
+    for index in range(count):
+        for name, make in contenders.items():
+            with make() as target:
+                figures = measure(target, sizes, f"r{index}", only)
+            rounds[name].append(figures)
+            print(f"  round {index + 1}/{count} {name}: done", file=sys.stderr, flush=True)
+    return rounds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100,1000,2000", help="peer counts to register")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (medians)")
+    parser.add_argument(
+        "--only", default="register,relay,storm", help="figures: register, relay, storm"
+    )
+    parser.add_argument("--cluster", action="store_true", help="also the cluster figures")
+    parser.add_argument("--skip-peer", action="store_true", help="only our server")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
+    only = set(args.only.split(","))
     raise_fd_limit()
-    with bench_env(), our_signaling_server() as url:
-        ours = asyncio.run(measure(url, sizes))
-    with npm_peer_server() as url:
-        reference = asyncio.run(measure(url, sizes))
-    print(f"\nSignaling benchmark ({os.cpu_count()} cores, loopback)\n")
-    width = max(len(k) for k in ours)
-    print(f"{'figure':<{width}}  {'ours':>10}  {'npm peer':>10}  {'ours/peer':>9}")
-    print(f"{'-' * width}  {'-' * 10}  {'-' * 10}  {'-' * 9}")
-    for key, value in ours.items():
-        ref = reference[key]
-        print(f"{key:<{width}}  {value:>10.2f}  {ref:>10.2f}  {value / ref:>9.2f}")
+    load_before = os.getloadavg()
+    contenders: dict[str, Callable[[], contextlib.AbstractContextManager[Target]]] = {"ours": ours}
+    if not args.skip_peer:
+        contenders["npm peer"] = npm_peer
+    rounds = run_rounds(contenders, args.rounds, sizes, only)
+    load_after = os.getloadavg()
+    print(
+        f"\nSignaling benchmark ({os.cpu_count()} cores, loopback, {WORKERS} client processes, "
+        f"median of {args.rounds} interleaved rounds, min-max in brackets; load average "
+        f"{load_before[0]:.1f} before, {load_after[0]:.1f} after)\n"
+    )
+    print_table(list(contenders), rounds, ("ours", "npm peer") if not args.skip_peer else None)
+    if args.cluster:
+        cluster_only = only & {"relay"} or {"relay"}
+        clusters: dict[str, Callable[[], contextlib.AbstractContextManager[Target]]] = {
+            "one instance": lambda: cluster("one"),
+            "two, cross-instance": lambda: cluster("two"),
+            "two behind HAProxy": lambda: cluster("proxy"),
+        }
+        rounds = run_rounds(clusters, args.rounds, sizes, cluster_only)
+        print("\nCluster (Redis; one instance, or two with every pair across them)\n")
+        print_table(list(clusters), rounds, ("two, cross-instance", "one instance"))
 
 
 if __name__ == "__main__":

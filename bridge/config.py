@@ -34,6 +34,16 @@ CHROMIUM_FLAGS = (
 )
 
 
+def _is_ip(text: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _check(condition: bool, key: str, message: str) -> None:
     if not condition:
         raise ConfigError(f"{key}: {message}")
@@ -95,6 +105,13 @@ class ServerConfig:
     tls_cert: str = ""
     tls_key: str = ""
     state_dir: str = ""
+    #: Cluster mode: instances on this Redis share one realm (empty: one process, no Redis).
+    redis_url: str = ""
+    redis_timeout: float = 2.0
+    #: This instance's name in a cluster (empty: HOST:PORT).
+    instance_name: str = ""
+    #: Proxies (addresses) whose X-Forwarded-For names the client, for the per-address limits.
+    trusted_proxies: tuple[str, ...] = ()
     limits: LimitsConfig = dataclasses.field(default_factory=LimitsConfig)
 
     def __post_init__(self) -> None:
@@ -126,6 +143,19 @@ class ServerConfig:
             "tls_cert",
             "tls_cert and tls_key go together",
         )
+        _check(
+            not self.redis_url or bool(re.fullmatch(r"(rediss?|unix)://\S+", self.redis_url)),
+            "redis_url",
+            "must look like redis://HOST:PORT/DB (rediss:// for TLS, unix:///path.sock)",
+        )
+        _check(self.redis_timeout > 0, "redis_timeout", "must be > 0 seconds")
+        _check(
+            bool(re.fullmatch(r"[A-Za-z0-9_.:-]{0,64}", self.instance_name)),
+            "instance_name",
+            "0-64 of A-Z a-z 0-9 _ . : -",
+        )
+        for proxy in self.trusted_proxies:
+            _check(_is_ip(proxy), "trusted_proxies", f"{proxy!r} is not an IP address")
 
     @property
     def url(self) -> str:

@@ -283,3 +283,168 @@ class CliProcess:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+
+
+# -- a cluster: Redis, instances of ours, HAProxy (Debian's packages, on free ports) ----------
+
+HAPROXY_CONFIG = ROOT / "deploy" / "haproxy.cfg"
+
+
+class RedisServer:
+    """Debian's `redis-server` on 127.0.0.1, no persistence; can be stopped and started again
+    on the same port (a Redis restart)."""
+
+    def __init__(self, port: int | None = None) -> None:
+        binary = shutil.which("redis-server")
+        assert binary, "redis-server is not installed: `make install` installs it"
+        self.binary = binary
+        self.port = port or free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--loglevel",
+                "warning",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10 * UNIT
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, "redis-server exited at start"
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock,
+            ):
+                sock.sendall(b"PING\r\n")
+                if sock.recv(16).startswith(b"+PONG"):
+                    return
+            time.sleep(0.05)
+        raise TimeoutError("redis-server did not answer")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()  # gone at once, as a crash: nothing saved
+            self.process.wait(10)
+        self.process = None
+
+    def __enter__(self) -> RedisServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@contextlib.contextmanager
+def haproxy(instances: list[int], port: int | None = None) -> Iterator[str]:
+    """HAProxy with deploy/haproxy.cfg in front of our instances on these ports; yields the
+    signaling URL clients use. Ready once both instances pass their health checks."""
+    binary = shutil.which("haproxy") or (
+        "/usr/sbin/haproxy" if os.path.exists("/usr/sbin/haproxy") else None
+    )
+    assert binary, "haproxy is not installed: `make install` installs it"
+    port = port or free_port()
+    env = {
+        **os.environ,
+        "PFB_LISTEN": f"127.0.0.1:{port}",
+        "PFB_INSTANCE_1": f"127.0.0.1:{instances[0]}",
+        "PFB_INSTANCE_2": f"127.0.0.1:{instances[1]}",
+    }
+    process = subprocess.Popen(
+        [binary, "-db", "-f", str(HAPROXY_CONFIG)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}/pathfinder"
+    try:
+        wait_http(url + "/", process=process)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stderr:
+            process.stderr.close()
+
+
+#: Timers for cluster tests: fast enough that timeouts and expiry happen within a test.
+FAST_TIMERS = {"PATHFINDER_BRIDGE_SERVER_CLEANUP_INTERVAL": "0.1"}
+
+
+def signal_instance(
+    port: int, redis_url: str, state_dir: str, *extra: str, env: dict[str, str] | None = None
+) -> CliProcess:
+    """One instance of a cluster: `pathfinder-bridge signal --redis URL`, started; wait for
+    its "Ready for connections" with `.wait_for`."""
+    return CliProcess(
+        "signal",
+        "--port",
+        str(port),
+        "--state-dir",
+        state_dir,
+        "--redis",
+        redis_url,
+        "--instance-name",
+        f"instance-{port}",
+        "--trusted-proxy",
+        "127.0.0.1",
+        *extra,
+        env={**FAST_TIMERS, **(env or {})},
+    )
+
+
+class ClusterOfTwo:
+    """Redis, two instances and HAProxy in front of them."""
+
+    def __init__(self, redis: RedisServer, instances: list[CliProcess], ports: list[int]) -> None:
+        self.redis = redis
+        self.instances = instances
+        self.ports = ports
+        self.proxy_url = ""
+
+    @property
+    def instance_urls(self) -> list[str]:
+        return [f"http://127.0.0.1:{port}/pathfinder" for port in self.ports]
+
+
+@contextlib.contextmanager
+def cluster_of_two(
+    *extra: str, proxy: bool = True, env: dict[str, str] | None = None
+) -> Iterator[ClusterOfTwo]:
+    with RedisServer() as redis, tempfile.TemporaryDirectory(prefix="pfb-cluster-") as state:
+        ports = [free_port(), free_port()]
+        instances = [signal_instance(port, redis.url, state, *extra, env=env) for port in ports]
+        try:
+            for instance in instances:
+                instance.wait_for(lambda line: line.startswith("Ready for connections"))
+            cluster = ClusterOfTwo(redis, instances, ports)
+            if proxy:
+                with haproxy(ports) as url:
+                    cluster.proxy_url = url
+                    yield cluster
+            else:
+                yield cluster
+        finally:
+            for instance in instances:
+                with contextlib.suppress(Exception):
+                    instance.stop(timeout=10)
+                instance.__exit__()

@@ -19,7 +19,6 @@ from bridge.commands.common import (
     positive_seconds,
     run_async,
 )
-from bridge.commands.terminal import say, show_check
 from bridge.config import Config
 
 if TYPE_CHECKING:
@@ -57,6 +56,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def doctor(config: Config, args: argparse.Namespace) -> int:
+    # Here, not at the top: every command's process (the signaling server's too) imports this
+    # module, and the terminal's imports (sessions, cryptography) cost 8 MiB of RSS.
+    from bridge.commands.terminal import say, show_check
     from bridge.doctor import checks
     from bridge.doctor.probes import DoctorProbes
     from bridge.doctor.report import Check, DoctorReport, Status

@@ -20,7 +20,6 @@ from bridge.percentiles import describe_ms
 from bridge.printable import printable, printable_lines
 from bridge.protocol.events import SessionEvent, SessionStart
 from bridge.ratelimit import TokenBucket
-from bridge.session.presenter import Notice, NoticeKind
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -29,17 +28,21 @@ if TYPE_CHECKING:
     from bridge.doctor.report import Check
     from bridge.grafana.login import GrafanaLogin
     from bridge.session.live import LivePresenter
+    from bridge.session.presenter import Notice
     from bridge.swarm.tally import SwarmStatus
 
+#: By NoticeKind (a StrEnum: its members are these strings). The session modules are imported
+#: where a notice is printed, not here: every command's process imports this module, the
+#: signaling server's too, and they (cryptography) cost it 7 MiB of RSS.
 _NOTICE_MARKS = {
-    NoticeKind.JOINED: "+",
-    NoticeKind.LEFT: "-",
-    NoticeKind.MODE_CHANGED: "~",
-    NoticeKind.STATUS: "=",
-    NoticeKind.HAND_RAISED: "?",
-    NoticeKind.CHAT: ">",
-    NoticeKind.REJECTED: "!",
-    NoticeKind.LOST: "!",
+    "joined": "+",
+    "left": "-",
+    "mode_changed": "~",
+    "status": "=",
+    "hand_raised": "?",
+    "chat": ">",
+    "rejected": "!",
+    "lost": "!",
 }
 
 
@@ -69,6 +72,8 @@ def show_check(check: Check) -> None:
 
 def notice_line(notice: Notice) -> str:
     """A notice as one line: the peer's name and detail escaped and cut short."""
+    from bridge.session.presenter import NoticeKind
+
     name = printable(notice.attendee.label, 40)
     detail = printable(notice.detail, 300)
     mark = _NOTICE_MARKS[notice.kind]
@@ -113,7 +118,7 @@ class NoticeThrottle:
         self._forget_old(now)
         key = (notice.attendee.conn, notice.kind.value, notice.detail)
         last = self._last_shown.get(key)
-        result = notice.kind is NoticeKind.STATUS
+        result = notice.kind == "status"  # NoticeKind.STATUS (a StrEnum)
         if not result and last is not None and now - last < self.repeat_window:
             self.suppressed += 1
             return False

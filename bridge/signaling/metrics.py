@@ -5,6 +5,13 @@ from __future__ import annotations
 import enum
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bridge.signaling.cluster_state import ClusterFigures, ClusterMetrics
+
+#: Upper bounds (seconds) of the buckets of the cluster's Redis round-trip histogram.
+ROUND_TRIP_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 
 
 class RejectReason(enum.StrEnum):
@@ -24,6 +31,7 @@ class RejectReason(enum.StrEnum):
     RATE_LIMITED = "rate_limited"
     QUEUE_FULL = "queue_full"
     DESTINATION_BUSY = "destination_busy"
+    CLUSTER_UNAVAILABLE = "cluster_unavailable"
 
 
 @dataclass
@@ -34,6 +42,8 @@ class SignalingMetrics:
     relayed: Counter[str] = field(default_factory=Counter)
     queued: int = 0
     expired: int = 0
+    #: Messages handed to another instance of a cluster (or queued there).
+    forwarded: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
 
     def reject(self, reason: RejectReason) -> None:
@@ -116,3 +126,54 @@ class SignalingMetrics:
             [(f'{{reason="{r.value}"}}', self.rejected[r.value]) for r in RejectReason],
         )
         return "\n".join(lines) + "\n"
+
+
+def render_cluster(name: str, metrics: ClusterMetrics, figures: ClusterFigures) -> str:
+    """A cluster instance's part of /metrics (Prometheus text)."""
+    instance = name
+    rows = [
+        ("pathfinder_signaling_cluster_instance_info", "gauge",
+         "This instance of the cluster, named by the name label.",
+         [(f'{{name="{instance}"}}', 1)]),
+        ("pathfinder_signaling_cluster_instances", "gauge",
+         "Instances of the cluster alive, as of the last lease renewal.",
+         [("", figures.instances)]),
+        ("pathfinder_signaling_cluster_realm_peers", "gauge",
+         "Peers connected to any instance of the realm, as of the last lease renewal.",
+         [("", figures.realm_peers)]),
+        ("pathfinder_signaling_cluster_redis_up", "gauge",
+         "1 while Redis answers, 0 while this instance relays between its own peers only.",
+         [("", 1 if metrics.up else 0)]),
+        ("pathfinder_signaling_cluster_redis_round_trips_total", "counter",
+         "Round trips to Redis (one pipeline of calls each).",
+         [("", metrics.round_trips)]),
+        ("pathfinder_signaling_cluster_redis_errors_total", "counter",
+         "Calls to Redis that failed (unreachable, timed out, refused).",
+         [("", metrics.errors)]),
+        ("pathfinder_signaling_cluster_redis_slow_round_trips_total", "counter",
+         "Round trips to Redis slower than 100 ms (each slow stretch is logged).",
+         [("", metrics.slow)]),
+        ("pathfinder_signaling_cluster_redis_outages_total", "counter",
+         "Times Redis became unreachable for this instance.",
+         [("", metrics.outages)]),
+        ("pathfinder_signaling_cluster_relays_total", "counter",
+         "Messages relayed across instances, by direction.",
+         [('{direction="sent"}', metrics.sent), ('{direction="received"}', metrics.received)]),
+    ]  # fmt: skip
+    lines: list[str] = []
+    for family, kind, help_text, samples in rows:
+        lines += [f"# HELP {family} {help_text}", f"# TYPE {family} {kind}"]
+        lines += [f"{family}{labels} {value:g}" for labels, value in samples]
+    name = "pathfinder_signaling_cluster_redis_round_trip_seconds"
+    lines += [
+        f"# HELP {name} Time of a round trip to Redis (a pipeline of calls).",
+        f"# TYPE {name} histogram",
+    ]
+    cumulative = 0
+    for bound, count in zip(ROUND_TRIP_BUCKETS, metrics.round_trip_counts, strict=True):
+        cumulative += count
+        lines.append(f'{name}_bucket{{le="{bound:g}"}} {cumulative}')
+    lines.append(f'{name}_bucket{{le="+Inf"}} {metrics.round_trips}')
+    lines.append(f"{name}_sum {metrics.round_trip_seconds:g}")
+    lines.append(f"{name}_count {metrics.round_trips}")
+    return "\n".join(lines) + "\n"

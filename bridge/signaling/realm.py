@@ -9,6 +9,7 @@ reservations: an id stays its token's while the owner is away, for `reservation_
 
 from __future__ import annotations
 
+import enum
 import hmac
 import logging
 from collections import deque
@@ -28,11 +29,15 @@ from bridge.protocol.peerjs import (
     is_valid_token,
     open_message,
     relayed,
+    relayed_frame,
 )
 from bridge.ratelimit import TokenBucket
 from bridge.signaling.metrics import RejectReason, SignalingMetrics
 from bridge.signaling.payload import check_frame_structure, check_payload
 from bridge.signaling.reservations import (
+    Claim,
+    ClaimOutcome,
+    ClaimResult,
     MemoryReservationStore,
     Reservation,
     ReservationStore,
@@ -66,7 +71,31 @@ class Close:
     reason: str
 
 
-Action = Send | Close
+@dataclass(frozen=True)
+class Forward:
+    """A message for a peer that is not on this server: the cluster's store delivers it to
+    the server that holds `message.dst`, or queues it (cluster mode only)."""
+
+    message: ServerMessage
+    frame: str
+
+
+Action = Send | Close | Forward
+
+
+class RouteResult(enum.Enum):
+    """What the cluster's store did with a `Forward`."""
+
+    DELIVERED = "delivered"
+    QUEUED = "queued"
+    #: Not held anywhere and of a type that is never queued (LEAVE, EXPIRE).
+    DROPPED = "dropped"
+    #: The sender's own queue budget is spent (ERROR to the sender).
+    SENDER_BUDGET = "sender_budget"
+    #: A shared queue budget is spent (EXPIRE to the sender, as one server would say).
+    SHARED_BUDGET = "shared_budget"
+    #: The store could not be asked (EXPIRE to the sender: "could not reach this peer").
+    UNAVAILABLE = "unavailable"
 
 
 @dataclass
@@ -107,6 +136,9 @@ class RealmSettings:
     limits: LimitsConfig
     #: Seconds an id stays reserved for its token after its owner left; 0 turns it off.
     reservation_grace: float = 0.0
+    #: One of several servers on a shared store: messages for peers that are not here are
+    #: `Forward`ed (and queued by the store), never queued here.
+    clustered: bool = False
 
 
 def frame_size(text: str) -> int:
@@ -160,7 +192,28 @@ class Realm:
     def connect(
         self, conn: int, *, id: str | None, token: str | None, key: str | None, ip: str, now: float
     ) -> list[Action]:
-        """A websocket opened at `{path}/peerjs?key&id&token`: register it or refuse it."""
+        """A websocket opened at `{path}/peerjs?key&id&token`: register it or refuse it.
+
+        For a store that answers at once (one process). A cluster asks its store in
+        between: `admit`, then the store's claim, then `claimed`.
+        """
+        admission = self.admit(conn, id=id, token=token, key=key, ip=ip)
+        if not isinstance(admission, Claim):
+            return admission
+        limits = self.settings.limits
+        outcome = self.store.claim(
+            admission,
+            now,
+            max_total=limits.max_reservations,
+            max_per_ip=limits.max_reservations_per_ip,
+        )
+        return self.claimed(admission, outcome, now)
+
+    def admit(
+        self, conn: int, *, id: str | None, token: str | None, key: str | None, ip: str
+    ) -> Claim | list[Action]:
+        """The checks that need no store: parameters, key, this server's own socket limits.
+        Returns the claim to put to the store, or the refusal."""
         limits = self.settings.limits
         if not id or not token or not key:
             return self._refuse(conn, RejectReason.BAD_PARAMETERS, ErrorText.INVALID_WS_PARAMETERS)
@@ -170,56 +223,63 @@ class Realm:
             return self._refuse(conn, RejectReason.BAD_ID, ErrorText.INVALID_ID)
         if not is_valid_token(token, limits.max_token_length):
             return self._refuse(conn, RejectReason.BAD_TOKEN, ErrorText.INVALID_TOKEN)
-
-        digest = token_digest(self.store.salt, token)
-        reservation = self.store.get(id)
-        if reservation is not None and reservation.lapsed(now):
-            self.store.remove(id)
-            reservation = None
-        if reservation is not None and not hmac.compare_digest(reservation.token_digest, digest):
-            # Connected or away, the id is its token's: another token never takes it.
-            self.metrics.reject(RejectReason.ID_TAKEN)
-            logger.info("[Signaling] Refused id %s: reserved for another token", id)
-            return [Send(conn, id_taken_message()), Close(conn, "id taken")]
-
-        actions: list[Action] = []
-        existing = self._clients.get(id)
-        if existing is not None:
-            # Same id and token: a reconnect. The new socket replaces the old one.
-            logger.info("[Signaling] Peer %s reconnected", id)
-            actions.append(Close(existing.conn, "replaced by a reconnect"))
-            self._forget(existing, now)
-        else:
+        if id not in self._clients:
+            # A reconnect replaces its own socket here; anyone else needs room for one more.
             if len(self._clients) >= self.settings.concurrent_limit:
                 return self._refuse(
                     conn, RejectReason.CONCURRENT_LIMIT, ErrorText.CONNECTION_LIMIT_EXCEED
                 )
             if self._per_ip.get(ip, 0) >= limits.max_connections_per_ip:
                 return self._refuse(conn, RejectReason.IP_LIMIT, ErrorText.IP_LIMIT_EXCEED)
-            if reservation is None:
-                if self.store.count() >= limits.max_reservations:
-                    return self._refuse(
-                        conn, RejectReason.CONCURRENT_LIMIT, ErrorText.CONNECTION_LIMIT_EXCEED
-                    )
-                if self.store.count_for_ip(ip) >= limits.max_reservations_per_ip:
-                    return self._refuse(conn, RejectReason.IP_LIMIT, ErrorText.IP_LIMIT_EXCEED)
-                logger.info("[Signaling] Peer %s connected from %s", id, ip)
-            else:
-                logger.info("[Signaling] Peer %s took back its reserved id from %s", id, ip)
+        return Claim(conn, id, token_digest(self.store.salt, token), ip)
 
+    def claimed(self, claim: Claim, outcome: ClaimOutcome, now: float) -> list[Action]:
+        """The store's answer to `claim`: OPEN and what waited for the id, or the refusal."""
+        conn, id = claim.conn, claim.id
+        result = outcome.result
+        if result is ClaimResult.TAKEN:
+            # Connected or away, the id is its token's: another token never takes it.
+            self.metrics.reject(RejectReason.ID_TAKEN)
+            logger.info("[Signaling] Refused id %s: reserved for another token", id)
+            return [Send(conn, id_taken_message()), Close(conn, "id taken")]
+        if result is ClaimResult.FULL:
+            return self._refuse(
+                conn, RejectReason.CONCURRENT_LIMIT, ErrorText.CONNECTION_LIMIT_EXCEED
+            )
+        if result is ClaimResult.IP_FULL:
+            return self._refuse(conn, RejectReason.IP_LIMIT, ErrorText.IP_LIMIT_EXCEED)
+        if result is ClaimResult.UNAVAILABLE:
+            return self._refuse(
+                conn, RejectReason.CLUSTER_UNAVAILABLE, ErrorText.CLUSTER_UNAVAILABLE
+            )
+        actions: list[Action] = []
+        existing = self._clients.get(id)
+        if existing is not None:
+            # Same id and token: a reconnect. The new socket replaces the old one.
+            logger.info("[Signaling] Peer %s reconnected", id)
+            actions.append(Close(existing.conn, "replaced by a reconnect"))
+            self._forget(existing, now, replaced=True)
+        elif outcome.reserved:
+            logger.info("[Signaling] Peer %s took back its reserved id from %s", id, claim.ip)
+        else:
+            logger.info("[Signaling] Peer %s connected from %s", id, claim.ip)
+        limits = self.settings.limits
         client = Client(
             id,
-            digest,
+            claim.token_digest,
             conn,
-            ip,
+            claim.ip,
             now,
             TokenBucket(limits.messages_per_second, float(limits.message_burst), updated=now),
         )
         self._remember(client)
-        self.store.put(Reservation(id, digest, None, ip))
         self.metrics.connections += 1
         actions.append(Send(conn, open_message()))
         actions.extend(self._drain_queue(id))
+        for queued in outcome.queued:
+            kind = MessageType(queued.type)
+            self.metrics.relayed[kind.value] += 1
+            actions.append(Send(conn, ServerMessage(kind, queued.src, id), queued.frame))
         return actions
 
     def disconnect(self, conn: int, *, now: float) -> list[Action]:
@@ -237,11 +297,8 @@ class Realm:
         if client is not None:
             self._forget(client, now)
             if message.src and message.type is not MessageType.LEAVE:
-                sender = self._clients.get(message.src)
-                if sender is not None:
-                    actions.append(
-                        Send(sender.conn, ServerMessage(MessageType.LEAVE, client.id, message.src))
-                    )
+                leave = ServerMessage(MessageType.LEAVE, client.id, message.src)
+                actions.extend(self._to_peer(leave))
         return actions
 
     def send_refused(self, conn: int, message: ServerMessage) -> list[Action]:
@@ -255,13 +312,15 @@ class Realm:
         client = self._by_conn.get(conn)
         if client is None or message.src is None or message.type not in _ANSWERED_TYPES:
             return []
-        sender = self._clients.get(message.src)
-        if sender is None or sender is client:
+        if message.src == client.id:
             return []
         logger.info(
-            "[Signaling] %s is not reading; refused %s from %s", client.id, message.type, sender.id
+            "[Signaling] %s is not reading; refused %s from %s",
+            client.id,
+            message.type,
+            message.src,
         )
-        return [Send(sender.conn, ServerMessage(MessageType.EXPIRE, client.id, sender.id))]
+        return self._to_peer(ServerMessage(MessageType.EXPIRE, client.id, message.src))
 
     # -- messages ----------
 
@@ -299,7 +358,7 @@ class Realm:
         client.last_seen = now
         if message.type is MessageType.HEARTBEAT:
             return []
-        return self._transmit(relayed(message, client.id), now)
+        return self._transmit(relayed(message, client.id), now, relayed_frame(message, client.id))
 
     def receive_binary(self, conn: int) -> list[Action]:
         if conn not in self._by_conn:
@@ -307,13 +366,15 @@ class Realm:
         self.metrics.reject(RejectReason.BINARY_FRAME)
         return [Send(conn, error_message(ErrorText.BINARY_FRAME))]
 
-    def _transmit(self, message: ServerMessage, now: float) -> list[Action]:
+    def _transmit(
+        self, message: ServerMessage, now: float, frame: str | None = None
+    ) -> list[Action]:
         assert message.src is not None
         destination = self._clients.get(message.dst) if message.dst else None
         if destination is not None:
             self.metrics.relayed[message.type.value] += 1
             logger.debug("[Signaling] Relay %s", message)
-            return [Send(destination.conn, message)]
+            return [Send(destination.conn, message, frame)]
         if message.type is MessageType.LEAVE and message.dst is None:
             sender = self._clients.get(message.src)
             if sender is not None:
@@ -322,15 +383,21 @@ class Realm:
                 self._forget(sender, now, release=True)
                 return [Close(sender.conn, "left")]
             return []
-        if message.type in UNQUEUED_TYPES or message.dst is None:
+        if message.dst is None:
             return []
-        return self._enqueue(message, now)
+        if self.settings.clustered:
+            # The store knows where dst is; it queues what one server would queue.
+            return [Forward(message, frame if frame is not None else message.serialize())]
+        if message.type in UNQUEUED_TYPES:
+            return []
+        return self._enqueue(message, now, frame)
 
-    def _enqueue(self, message: ServerMessage, now: float) -> list[Action]:
+    def _enqueue(self, message: ServerMessage, now: float, frame: str | None) -> list[Action]:
         assert message.dst is not None and message.src is not None
         limits = self.settings.limits
         sender = self._clients.get(message.src)
-        frame = message.serialize()
+        if frame is None:
+            frame = message.serialize()
         size = frame_size(frame) + QUEUED_OVERHEAD
         if self.queued_bytes_from(message.src) + size > limits.max_queued_bytes_per_sender:
             # The sender's own budget: its fault, and ERROR tells it so.
@@ -379,6 +446,89 @@ class Realm:
         else:
             self._queued_bytes_by_sender.pop(sender, None)
 
+    # -- a cluster: messages and ids that cross servers ----------
+
+    def _to_peer(self, message: ServerMessage) -> list[Action]:
+        """A message from the server to `message.dst`: here, through the cluster, or nowhere."""
+        assert message.dst is not None
+        client = self._clients.get(message.dst)
+        if client is not None:
+            if message.type is MessageType.EXPIRE or message.type is MessageType.LEAVE:
+                self.metrics.relayed[message.type.value] += 1
+            return [Send(client.conn, message)]
+        if self.settings.clustered:
+            return [Forward(message, message.serialize())]
+        return []
+
+    def forwarded(self, message: ServerMessage, result: RouteResult) -> list[Action]:
+        """What the cluster's store did with a `Forward` of `message`."""
+        assert message.src is not None and message.dst is not None
+        if result is RouteResult.DELIVERED:
+            self.metrics.forwarded += 1
+            return []
+        if result is RouteResult.QUEUED:
+            self.metrics.queued += 1
+            logger.debug("[Signaling] Queued %s for absent %s", message.type, message.dst)
+            return []
+        if result is RouteResult.DROPPED:
+            return []
+        sender = self._clients.get(message.src)
+        if sender is None or message.type not in _ANSWERED_TYPES:
+            return []
+        if result is RouteResult.SENDER_BUDGET:
+            self.metrics.reject(RejectReason.QUEUE_FULL)
+            return [Send(sender.conn, error_message(ErrorText.QUEUE_BUDGET))]
+        if result is RouteResult.SHARED_BUDGET:
+            self.metrics.reject(RejectReason.QUEUE_FULL)
+        return [Send(sender.conn, ServerMessage(MessageType.EXPIRE, message.dst, sender.id))]
+
+    def deliver(self, message: ServerMessage, frame: str) -> list[Action]:
+        """A message another server forwarded to a peer it believes is here."""
+        assert message.dst is not None and message.src is not None
+        client = self._clients.get(message.dst)
+        if client is not None:
+            self.metrics.relayed[message.type.value] += 1
+            logger.debug("[Signaling] Relay %s (from another instance)", message)
+            return [Send(client.conn, message, frame)]
+        if message.type not in _ANSWERED_TYPES:
+            return []
+        # It left, or moved, on the way: the sender hears what one server would say.
+        return self._to_peer(ServerMessage(MessageType.EXPIRE, message.dst, message.src))
+
+    def expired_elsewhere(self, pairs: list[tuple[str, str]]) -> list[Action]:
+        """Queues in the cluster's store that expired: (dst, src), one per pair."""
+        actions: list[Action] = []
+        for dst, src in pairs:
+            self.metrics.expired += 1
+            actions.extend(self._to_peer(ServerMessage(MessageType.EXPIRE, dst, src)))
+        return actions
+
+    def moved(self, id: str, conn: int, now: float) -> list[Action]:
+        """`id` was claimed by its token on another server: the socket here is replaced."""
+        client = self._by_conn.get(conn)
+        if client is None or client.id != id:
+            return []
+        logger.info("[Signaling] Peer %s reconnected on another instance", id)
+        self._forget(client, now, replaced=True)
+        return [Close(conn, "replaced by a reconnect elsewhere")]
+
+    def lost(self, conn: int, now: float) -> list[Action]:
+        """Re-registering after the store was away, `conn`'s id turned out to be taken."""
+        client = self._by_conn.get(conn)
+        if client is None:
+            return []
+        logger.warning("[Signaling] Peer %s lost its id while the cluster was away", client.id)
+        self._forget(client, now, replaced=True)
+        return [Send(conn, id_taken_message()), Close(conn, "id taken")]
+
+    def registrations(self) -> list[Claim]:
+        """What this server holds, as claims: to register again after the store was away."""
+        return [Claim(c.conn, c.id, c.token_digest, c.ip) for c in self._clients.values()]
+
+    def held(self) -> list[tuple[str, int]]:
+        """(id, conn) of every peer connected here."""
+        return [(c.id, c.conn) for c in self._clients.values()]
+
     # -- time ----------
 
     def tick(self, now: float) -> list[Action]:
@@ -423,17 +573,24 @@ class Realm:
         self._by_conn[client.conn] = client
         self._per_ip[client.ip] = self._per_ip.get(client.ip, 0) + 1
 
-    def _forget(self, client: Client, now: float, *, release: bool = False) -> None:
+    def _forget(
+        self, client: Client, now: float, *, release: bool = False, replaced: bool = False
+    ) -> None:
         """`client`'s socket is gone. Its id stays reserved for its token for the grace
-        period, unless it left on purpose (or reservations are off)."""
+        period, unless it left on purpose (or reservations are off), or a new socket of
+        the same token holds it now (`replaced`)."""
         if self._clients.get(client.id) is client:
             del self._clients[client.id]
             self.metrics.disconnections += 1
             grace = self.settings.reservation_grace
-            if release or grace <= 0:
-                self.store.remove(client.id)
+            if replaced:
+                pass
+            elif release or grace <= 0:
+                self.store.remove(client.id, client.conn)
             else:
-                self.store.put(Reservation(client.id, client.token_digest, now + grace, client.ip))
+                self.store.put(
+                    Reservation(client.id, client.token_digest, now + grace, client.ip, client.conn)
+                )
         self._by_conn.pop(client.conn, None)
         remaining = self._per_ip.get(client.ip, 0) - 1
         if remaining > 0:

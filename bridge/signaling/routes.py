@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
 import uuid
 from collections.abc import Callable, Sequence
@@ -53,6 +54,19 @@ def cors_headers(origin: str | None, allowed: Sequence[str]) -> tuple[tuple[str,
     if origin is not None and origin_allowed(origin, allowed):
         return (("Access-Control-Allow-Origin", origin), ("Vary", "Origin"))
     return (("Vary", "Origin"),)
+
+
+def forwarded_client(peer: str, forwarded: Sequence[str], trusted_proxies: Sequence[str]) -> str:
+    """The client's address: the socket's `peer`, or, when `peer` is a trusted proxy, the
+    last address of its X-Forwarded-For headers: the one the proxy appended and vouches
+    for (anything before it is whatever the client wrote)."""
+    if peer not in trusted_proxies or not forwarded:
+        return peer
+    last = forwarded[-1].split(",")[-1].strip()
+    try:
+        return str(ipaddress.ip_address(last))
+    except ValueError:
+        return peer
 
 
 def websocket_params(target: str) -> WebSocketParams:

@@ -1,8 +1,10 @@
-"""The signaling server's I/O layer: websockets sockets and timers around the sans-I/O Realm.
+"""The signaling server's I/O layer: picows sockets and timers around the sans-I/O Realm.
 
-It owns four kinds of tasks: the websockets server (one handler per connection), the
-cleanup ticker, the keeper of the reservation file, and short-lived closers for sockets
-other than the current one. All are cancelled by `close()`.
+picows (Cython) parses frames and hands each one to `PeerSocket.on_ws_frame` as it is read,
+with no task per connection; the realm decides, and what it sends is framed here and written
+once per socket per turn of the loop. The server owns its tasks: the cleanup ticker, the
+keeper of the reservation file and, in cluster mode, the registrations waiting for Redis (and
+the cluster's own tasks, through `Cluster`). All are cancelled by `close()`.
 """
 
 from __future__ import annotations
@@ -12,30 +14,61 @@ import enum
 import errno
 import itertools
 import logging
+import os
+import secrets
+import socket
 import ssl
 import time
 from collections.abc import Callable
-from http import HTTPStatus
 from types import TracebackType
+from typing import TYPE_CHECKING
 
-from websockets.asyncio.connection import broadcast
-from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.datastructures import Headers
-from websockets.exceptions import ConnectionClosed
-from websockets.frames import CloseCode
-from websockets.http11 import Request, Response
-from websockets.protocol import State
+from picows import (
+    WSCloseCode,
+    WSFrame,
+    WSListener,
+    WSMsgType,
+    WSTransport,
+    WSUpgradeRequest,
+    WSUpgradeResponse,
+    WSUpgradeResponseWithListener,
+    ws_create_server,
+)
 
 from bridge.config import ServerConfig
 from bridge.errors import ConfigError, PortInUseError
 from bridge.signaling.files import reservations_file
-from bridge.signaling.metrics import RejectReason
+from bridge.signaling.metrics import RejectReason, render_cluster
 from bridge.signaling.ports import describe_port_holder
-from bridge.signaling.realm import Action, Close, Realm, RealmSettings, Send
+from bridge.signaling.realm import Action, Close, Forward, Realm, RealmSettings, Send
 from bridge.signaling.reservation_file import ReservationFile
-from bridge.signaling.routes import Router, websocket_params
+from bridge.signaling.reservations import SALT_BYTES, Claim
+from bridge.signaling.routes import (
+    HttpResponse,
+    Router,
+    WebSocketParams,
+    forwarded_client,
+    websocket_params,
+)
+
+if TYPE_CHECKING:
+    from bridge.signaling.cluster import Cluster
 
 logger = logging.getLogger("bridge.signaling")
+
+#: Pending connections the kernel keeps for us (capped by net.core.somaxconn).
+LISTEN_BACKLOG = 4096
+#: Seconds a client has to send its upgrade request.
+HANDSHAKE_TIMEOUT = 10.0
+#: The kernel's receive buffer of each socket. picows doubles its own read buffer whenever a
+#: read fills it and never shrinks it: left to autotuning (megabytes on loopback), a client
+#: that blasts would make its socket hold that much of our memory for good.
+RECEIVE_BUFFER = 64 * 1024
+#: Each socket's read buffer to begin with (picows's smallest).
+READ_BUFFER = 2048
+#: Seconds `close()` waits for sockets to go once told to.
+CLOSE_TIMEOUT = 2.0
+SERVER_HEADER = ("Server", "pathfinder-bridge")
 
 
 class SendResult(enum.Enum):
@@ -44,6 +77,50 @@ class SendResult(enum.Enum):
     REFUSED = "refused"
     #: The socket is closing or closed.
     DEAD = "dead"
+
+
+def server_frame(data: bytes) -> bytes:
+    """A text frame as a server sends it (FIN, unmasked)."""
+    size = len(data)
+    if size < 126:
+        return bytes((0x81, size)) + data
+    if size < 65536:
+        return bytes((0x81, 126)) + size.to_bytes(2, "big") + data
+    return bytes((0x81, 127)) + size.to_bytes(8, "big") + data
+
+
+class PeerSocket(WSListener):
+    """One WebSocket at `{path}/peerjs`: hands what it reads to the server."""
+
+    def __init__(self, server: SignalingServer, conn: int, params: WebSocketParams) -> None:
+        self.server = server
+        self.conn = conn
+        self.params = params
+        self.transport: WSTransport | None = None
+        #: Frames sent this turn of the loop, not yet written, and their size.
+        self.out: list[bytes] = []
+        self.out_bytes = 0
+        #: A message in fragments (rare: browsers and our clients send whole frames).
+        self.fragments: bytearray | None = None
+        self.fragments_binary = False
+
+    def on_ws_connected(self, transport: WSTransport) -> None:
+        self.transport = transport
+        self.server._opened(self)
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        self.server._frame(self, frame)
+
+    def on_ws_disconnected(self, transport: WSTransport) -> None:
+        self.server._gone(self)
+
+    def close(self, code: WSCloseCode, reason: str) -> None:
+        transport = self.transport
+        if transport is None or transport.is_disconnected:
+            return
+        self.server._flush_socket(self)  # what was sent before the close goes first
+        transport.send_close(code, reason[:100].encode())
+        transport.disconnect()
 
 
 class SignalingServer:
@@ -58,7 +135,9 @@ class SignalingServer:
     ):
         self.config = config
         self._clock = clock
+        clustered = bool(config.redis_url)
         # A server on a random port cannot be the same server after a restart: nothing to keep.
+        # A cluster keeps its reservations in Redis.
         self.reservation_file = (
             ReservationFile(
                 reservations_file(config),
@@ -67,7 +146,7 @@ class SignalingServer:
                 clock=clock,
                 wall_clock=wall_clock,
             )
-            if config.reservation_grace > 0 and config.port != 0
+            if config.reservation_grace > 0 and config.port != 0 and not clustered
             else None
         )
         self.realm = Realm(
@@ -78,22 +157,51 @@ class SignalingServer:
                 concurrent_limit=config.concurrent_limit,
                 limits=config.limits,
                 reservation_grace=config.reservation_grace,
+                clustered=clustered,
             )
         )
+        self.cluster: Cluster | None = None
+        if clustered:
+            # Imported here: one-process mode needs no Redis client.
+            try:
+                from bridge.signaling.cluster import Cluster
+            except ModuleNotFoundError as exc:
+                raise ConfigError(
+                    f"server.redis_url: cluster mode needs the Redis client ({exc.name} is "
+                    "missing): pip install 'pathfinder-bridge[cluster]'"
+                ) from None
+            from bridge.signaling.cluster_state import SharedReservations
+
+            name = config.instance_name or Cluster.default_name(config.port or os.getpid())
+            store = SharedReservations(
+                Cluster.new_incarnation(name),
+                secrets.token_bytes(SALT_BYTES),
+                grace=config.reservation_grace,
+            )
+            self.realm.store = store
+            self.cluster = Cluster(
+                config, self.realm, store, name=name, perform=self._perform_later, clock=clock
+            )
+        self._peer_list: list[str] = []
         self.router = Router(
             path=config.path,
             key=config.key,
             allowed_origins=config.allowed_origins,
             allow_discovery=config.allow_discovery,
-            peer_ids=self.realm.peer_ids,
+            peer_ids=self._peer_ids,
             metrics_text=self.metrics_text,
         )
-        self._sockets: dict[int, ServerConnection] = {}
+        self._sockets: dict[int, PeerSocket] = {}
         self._conn_ids = itertools.count(1)
-        self._server: Server | None = None
+        self._server: asyncio.Server | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._keeper: asyncio.Task[None] | None = None
-        self._closers: set[asyncio.Task[None]] = set()
+        #: Registrations waiting for the cluster's answer (their sockets do not read meanwhile).
+        self._claims: set[asyncio.Task[None]] = set()
+        self._store_version = -1
+        #: Sockets with frames not yet written (see `_send`).
+        self._unflushed: list[PeerSocket] = []
+        self._max_unsent = config.limits.max_unsent_bytes
 
     # -- lifecycle ----------
 
@@ -101,22 +209,32 @@ class SignalingServer:
         if self.reservation_file is not None:
             # Before the port opens: no one may register while the old reservations are unknown.
             self.realm.store = self.reservation_file.load()
+        if self.cluster is not None:
+            # Likewise: the realm's salt and this instance's channel come first.
+            await self.cluster.start()
         try:
-            self._server = await serve(
-                self._handle,
+            self._server = await ws_create_server(
+                self._accept,
                 self.config.host,
                 self.config.port,
-                process_request=self._process_request,
-                # The realm enforces max_frame_bytes with an ERROR; this is the hard stop.
-                max_size=self.config.limits.max_frame_bytes * 4,
                 ssl=self._ssl_context(),
-                server_header="pathfinder-bridge",
-                # No permessage-deflate, as `peer` (ws) by default: signaling frames are small, and
-                # compressing each one cost more CPU per relay than anything else in the server.
-                compression=None,
-                close_timeout=2,
+                websocket_handshake_timeout=HANDSHAKE_TIMEOUT,
+                # The realm enforces max_frame_bytes with an ERROR; this is the hard stop.
+                max_frame_size=self.config.limits.max_frame_bytes * 4,
+                # PeerJS's frames are small (an OFFER 1-4 KB); the buffer grows for larger ones.
+                # picows's default (16 KiB) cost 2,000 peers 28 MiB.
+                read_buffer_init_size=READ_BUFFER,
+                # asyncio's own transports: aiofastnet's (picows's default) cost 2,000 peers
+                # 9.5 MiB more and relayed no faster here.
+                use_aiofastnet=False,
+                # A join storm opens hundreds of sockets at once; the default backlog (100)
+                # overflows and each dropped SYN costs its client a 1 s retransmit.
+                backlog=LISTEN_BACKLOG,
+                logger_name="bridge.signaling.picows",
             )
         except OSError as exc:
+            if self.cluster is not None:
+                await self.cluster.close()
             if exc.errno == errno.EADDRINUSE:
                 holder = describe_port_holder(self.config.port)
                 raise PortInUseError(
@@ -137,17 +255,30 @@ class SignalingServer:
             self._ticker = None
         if self._server is not None:
             self._server.close()
+            for task in list(self._claims):
+                task.cancel()
+            await asyncio.gather(*self._claims, return_exceptions=True)
+            sockets = list(self._sockets.values())
+            for sock in sockets:
+                sock.close(WSCloseCode.GOING_AWAY, "server shutting down")
+            waits = [s.transport.wait_disconnected() for s in sockets if s.transport is not None]
+            if waits:
+                await asyncio.wait([asyncio.ensure_future(w) for w in waits], timeout=CLOSE_TIMEOUT)
+            for sock in list(self._sockets.values()):  # those that did not go: cut
+                if sock.transport is not None:
+                    sock.transport.disconnect(graceful=False)
+                self._gone(sock)
             await self._server.wait_closed()
             self._server = None
-        for task in list(self._closers):
-            task.cancel()
-        await asyncio.gather(*self._closers, return_exceptions=True)
         if self._keeper is not None:
             self._keeper.cancel()
             await asyncio.gather(self._keeper, return_exceptions=True)
             self._keeper = None
         if self.reservation_file is not None:
             self.reservation_file.save(self.realm.store)
+        if self.cluster is not None:
+            # After the sockets: their peers' releases are written on the way out.
+            await self.cluster.close()
 
     async def __aenter__(self) -> SignalingServer:
         await self.start()
@@ -179,12 +310,23 @@ class SignalingServer:
         return f"{scheme}://{self.config.host}:{self.port}{self.config.path.rstrip('/')}"
 
     def metrics_text(self) -> str:
+        if self.cluster is None:
+            return self.realm.metrics.render(
+                peers=self.realm.peer_count,
+                queued_now=self.realm.queued_count,
+                queued_bytes=self.realm.queued_bytes,
+                reservations=self.realm.store.count(),
+            )
+        figures = self.cluster.figures
         return self.realm.metrics.render(
             peers=self.realm.peer_count,
-            queued_now=self.realm.queued_count,
-            queued_bytes=self.realm.queued_bytes,
-            reservations=self.realm.store.count(),
-        )
+            queued_now=figures.queued_messages,
+            queued_bytes=figures.queued_bytes,
+            reservations=figures.reservations,
+        ) + render_cluster(self.cluster.name, self.cluster.metrics, figures)
+
+    def _peer_ids(self) -> list[str]:
+        return self.cluster.peer_list if self.cluster is not None else self.realm.peer_ids()
 
     def _ssl_context(self) -> ssl.SSLContext | None:
         if not self.config.tls_cert:
@@ -199,84 +341,151 @@ class SignalingServer:
             ) from None
         return context
 
-    # -- HTTP ---------------------------------------------------------------------
+    # -- HTTP and the upgrade ----------
 
-    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+    def _accept(self, request: WSUpgradeRequest) -> WSUpgradeResponseWithListener:
+        """Route a request: an HTTP answer, or a socket for the WebSocket endpoint."""
+        target = request.path.decode("latin-1")
         response = self.router.route(
-            getattr(request, "method", "GET"), request.path, request.headers.get("Origin")
+            request.method.decode("latin-1"), target, request.headers.get("Origin")
         )
         if response is None:
-            return None
-        headers = Headers(
-            [
-                ("Content-Type", response.content_type),
-                ("Content-Length", str(len(response.body))),
-                ("Connection", "close"),
-                *response.headers,
-            ]
-        )
-        status = HTTPStatus(response.status)
-        return Response(status.value, status.phrase, headers, response.body)
-
-    # -- WebSocket ------------------------------------------------------------------
-
-    async def _handle(self, ws: ServerConnection) -> None:
-        conn = next(self._conn_ids)
-        self._sockets[conn] = ws
-        params = websocket_params(ws.request.path if ws.request else "")
-        ip = str(ws.remote_address[0]) if ws.remote_address else "?"
-        try:
-            actions = self.realm.connect(
-                conn, id=params.id, token=params.token, key=params.key, ip=ip, now=self._clock()
+            sock = PeerSocket(self, next(self._conn_ids), websocket_params(target))
+            return WSUpgradeResponseWithListener(
+                WSUpgradeResponse.create_101_response(extra_headers=[SERVER_HEADER]), sock
             )
-            self._reservations_changed()
-            if await self._perform(actions, current=conn):
+        return WSUpgradeResponseWithListener(http_response(response), None)
+
+    # -- sockets ----------
+
+    def _opened(self, sock: PeerSocket) -> None:
+        assert sock.transport is not None
+        self._sockets[sock.conn] = sock
+        raw = sock.transport.underlying_transport.get_extra_info("socket")
+        if raw is not None:
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+        params = sock.params
+        peer = sock.transport.underlying_transport.get_extra_info("peername")
+        forwarded = sock.transport.request.headers.getall("X-Forwarded-For", [])
+        ip = forwarded_client(str(peer[0]) if peer else "?", forwarded, self.config.trusted_proxies)
+        if self.cluster is None:
+            actions = self.realm.connect(
+                sock.conn,
+                id=params.id,
+                token=params.token,
+                key=params.key,
+                ip=ip,
+                now=self._clock(),
+            )
+            self._perform(actions)
+            self._flush_socket(sock)  # OPEN (and what waited for it) now, not a turn later
+            return
+        admission = self.realm.admit(
+            sock.conn, id=params.id, token=params.token, key=params.key, ip=ip
+        )
+        if not isinstance(admission, Claim):
+            self._perform(admission)
+            return
+        # Nothing is read from this socket until Redis has answered: frames wait in the kernel.
+        sock.transport.underlying_transport.pause_reading()
+        task = asyncio.create_task(self._claim(sock, admission), name=f"claim-{sock.conn}")
+        self._claims.add(task)
+        task.add_done_callback(self._claims.discard)
+
+    async def _claim(self, sock: PeerSocket, claim: Claim) -> None:
+        assert self.cluster is not None and sock.transport is not None
+        outcome = await self.cluster.claim(claim)
+        self._perform(self.realm.claimed(claim, outcome, self._clock()))
+        self._flush_socket(sock)
+        if not sock.transport.is_disconnected:
+            sock.transport.underlying_transport.resume_reading()
+
+    def _frame(self, sock: PeerSocket, frame: WSFrame) -> None:
+        assert sock.transport is not None
+        if sock.transport.is_close_frame_sent:
+            return  # closing (picows also gets here with a frame past the hard stop)
+        kind = frame.msg_type
+        if kind is WSMsgType.TEXT and frame.fin and sock.fragments is None:
+            try:
+                text = frame.get_payload_as_utf8_text()
+            except UnicodeDecodeError:
+                sock.close(WSCloseCode.INVALID_TEXT, "invalid UTF-8")
                 return
-            async for frame in ws:
-                if isinstance(frame, str):
-                    actions = self.realm.receive_text(conn, frame, self._clock())
-                else:
-                    actions = self.realm.receive_binary(conn)
-                if not actions:
-                    continue
-                # The hot path (a relay) sends without awaiting anything.
-                if all(isinstance(action, Send) for action in actions):
-                    closes = self._send_all(actions)
-                    if not closes:
-                        continue
-                    actions = list(closes)
-                if await self._perform(actions, current=conn):
-                    return
-        except ConnectionClosed as exc:
-            if exc.sent is not None and exc.sent.code == CloseCode.MESSAGE_TOO_BIG:
-                self.realm.metrics.reject(RejectReason.FRAME_TOO_LARGE)
-        finally:
-            self._sockets.pop(conn, None)
-            self.realm.disconnect(conn, now=self._clock())
-            self._reservations_changed()
+            actions = self.realm.receive_text(sock.conn, text, self._clock())
+            # The hot path, a relay: one Send that goes out.
+            if len(actions) == 1 and type(actions[0]) is Send:
+                if self._send(actions[0]) is not SendResult.SENT:
+                    self._perform(actions)
+            elif actions:
+                self._perform(actions)
+            if frame.last_in_buffer:
+                # All this read held is handled: write what it made now, one write a socket,
+                # rather than a turn of the loop later.
+                self._flush()
+        elif kind is WSMsgType.CLOSE:
+            self._flush_socket(sock)
+            sock.transport.send_close(frame.get_close_code())
+            sock.transport.disconnect()
+        elif kind in (WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.CONTINUATION):
+            self._fragment(sock, frame)
 
-    async def _perform(self, actions: list[Action], *, current: int) -> bool:
-        """Carry out the realm's actions; return True when `current` must stop."""
-        closes = self._send_all(actions)
-        stop = False
-        for action in closes:
-            if action.conn == current:
-                stop = True
-                ws = self._sockets.get(current)
-                if ws is not None:
-                    await ws.close(CloseCode.NORMAL_CLOSURE, action.reason[:100])
-            else:
-                self._close_later(action.conn, action.reason)
-        return stop
+    def _fragment(self, sock: PeerSocket, frame: WSFrame) -> None:
+        """A message in several frames, or a binary one: assembled up to the hard stop."""
+        kind = frame.msg_type
+        if kind is WSMsgType.CONTINUATION:
+            if sock.fragments is None:
+                sock.close(WSCloseCode.PROTOCOL_ERROR, "unexpected continuation frame")
+                return
+        elif sock.fragments is not None:
+            sock.close(WSCloseCode.PROTOCOL_ERROR, "expected a continuation frame")
+            return
+        else:
+            sock.fragments = bytearray()
+            sock.fragments_binary = kind is WSMsgType.BINARY
+        sock.fragments += frame.get_payload_as_memoryview()
+        if len(sock.fragments) > self.config.limits.max_frame_bytes * 4:
+            self.realm.metrics.reject(RejectReason.FRAME_TOO_LARGE)
+            sock.fragments = None
+            sock.close(WSCloseCode.MESSAGE_TOO_BIG, "message too big")
+            return
+        if not frame.fin:
+            return
+        data, binary = bytes(sock.fragments), sock.fragments_binary
+        sock.fragments = None
+        if binary:
+            self._perform(self.realm.receive_binary(sock.conn))
+            return
+        try:
+            text = data.decode()
+        except UnicodeDecodeError:
+            sock.close(WSCloseCode.INVALID_TEXT, "invalid UTF-8")
+            return
+        self._perform(self.realm.receive_text(sock.conn, text, self._clock()))
 
-    def _send_all(self, actions: list[Action]) -> list[Close]:
-        """Every Send now, without awaiting anyone; the Closes are left to the caller."""
-        closes: list[Close] = []
+    def _gone(self, sock: PeerSocket) -> None:
+        if self._sockets.pop(sock.conn, None) is None:
+            return
+        sock.out, sock.out_bytes = [], 0
+        transport = sock.transport
+        handshake = transport.close_handshake if transport is not None else None
+        if (
+            handshake is not None
+            and handshake.sent is not None
+            and handshake.sent.code is WSCloseCode.MESSAGE_TOO_BIG
+        ):
+            self.realm.metrics.reject(RejectReason.FRAME_TOO_LARGE)
+        self._perform(self.realm.disconnect(sock.conn, now=self._clock()))
+
+    # -- the realm's actions ----------
+
+    def _perform(self, actions: list[Action]) -> None:
+        """Carry out the realm's actions: sends now (written at the end of this turn),
+        closes after what was sent before them, forwards to the cluster."""
         pending = actions
         while pending:
             follow_up: list[Action] = []
             for action in pending:
-                if isinstance(action, Send):
+                if type(action) is Send:
                     result = self._send(action)
                     if result is SendResult.REFUSED:
                         follow_up.extend(self.realm.send_refused(action.conn, action.message))
@@ -284,40 +493,78 @@ class SignalingServer:
                         follow_up.extend(
                             self.realm.send_failed(action.conn, action.message, now=self._clock())
                         )
-                else:
-                    closes.append(action)
+                elif isinstance(action, Forward):
+                    assert self.cluster is not None
+                    self.cluster.forward(action)
+                elif isinstance(action, Close):
+                    sock = self._sockets.get(action.conn)
+                    if sock is not None:
+                        sock.close(WSCloseCode.OK, action.reason)
             pending = follow_up
-        return closes
+        version = self.realm.store.version
+        if version != self._store_version:  # not on a relay: only when an id changed hands
+            self._store_version = version
+            self._reservations_changed()
 
     def _send(self, action: Send) -> SendResult:
-        ws = self._sockets.get(action.conn)
-        if ws is None or ws.state is not State.OPEN:
+        sock = self._sockets.get(action.conn)
+        if sock is None:
+            return SendResult.DEAD
+        transport = sock.transport
+        if transport is None or transport.is_close_frame_sent or transport.is_disconnected:
             return SendResult.DEAD
         # A reader this far behind gets nothing more, but keeps its socket and id: dropping
         # it would let whoever floods it free its id (issue 9).
-        if ws.transport.get_write_buffer_size() > self.config.limits.max_unsent_bytes:
+        buffered = transport.underlying_transport.get_write_buffer_size()
+        if buffered + sock.out_bytes > self._max_unsent:
             return SendResult.REFUSED
-        # broadcast() writes without awaiting the peer: one slow peer never blocks another.
-        broadcast([ws], action.text)
+        # Framed now, written at the end of this turn of the loop: a read of many frames
+        # for one peer costs one write, not one system call per message. Nothing awaits the
+        # peer, so one slow peer never blocks another.
+        frame = server_frame(action.text.encode())
+        if not sock.out:
+            if not self._unflushed:
+                asyncio.get_running_loop().call_soon(self._flush)
+            self._unflushed.append(sock)
+        sock.out.append(frame)
+        sock.out_bytes += len(frame)
         return SendResult.SENT
 
-    def _close_later(self, conn: int, reason: str) -> None:
-        ws = self._sockets.get(conn)
-        if ws is None:
+    def _flush(self) -> None:
+        unflushed, self._unflushed = self._unflushed, []
+        for sock in unflushed:
+            self._flush_socket(sock)
+
+    def _flush_socket(self, sock: PeerSocket) -> None:
+        out = sock.out
+        if not out:
             return
-        task = asyncio.create_task(
-            ws.close(CloseCode.NORMAL_CLOSURE, reason[:100]), name=f"close-{conn}"
-        )
-        self._closers.add(task)
-        task.add_done_callback(self._closers.discard)
+        sock.out, sock.out_bytes = [], 0
+        transport = sock.transport
+        if transport is None or transport.is_disconnected or transport.is_close_frame_sent:
+            return
+        transport.underlying_transport.write(out[0] if len(out) == 1 else b"".join(out))
+
+    def _perform_later(self, actions: list[Action]) -> None:
+        """Actions that come from the cluster (no socket's frame is being handled)."""
+        self._perform(actions)
 
     async def _tick_forever(self) -> None:
         while True:
             await asyncio.sleep(self.config.cleanup_interval)
-            actions = self.realm.tick(self._clock())
-            self._reservations_changed()
-            await self._perform(actions, current=0)
+            self._perform(self.realm.tick(self._clock()))
 
     def _reservations_changed(self) -> None:
         if self.reservation_file is not None:
             self.reservation_file.changed()
+        if self.cluster is not None:
+            self.cluster.changed()
+
+
+def http_response(response: HttpResponse) -> WSUpgradeResponse:
+    headers = [("Content-Type", response.content_type), SERVER_HEADER, *response.headers]
+    if response.status == 200:
+        answer: WSUpgradeResponse = WSUpgradeResponse.create_ok_response(response.body, headers)
+    else:
+        answer = WSUpgradeResponse.create_error_response(response.status, response.body, headers)
+    return answer

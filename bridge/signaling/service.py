@@ -37,21 +37,41 @@ class ServiceFiles:
 
 
 @dataclass(frozen=True)
+class ClusterStatus:
+    """What a cluster instance says of itself and its realm (from its /metrics)."""
+
+    instance: str
+    realm_peers: int
+    instances: int
+    redis_up: bool
+
+
+@dataclass(frozen=True)
 class ServiceStatus:
     running: bool
     pid: int | None
     port: int
     url: str
     peers: int | None
+    cluster: ClusterStatus | None = None
 
     def describe(self) -> str:
         if not self.running:
             return f"Signaling server is not running (port {self.port})"
         peers = "unknown" if self.peers is None else str(self.peers)
-        return (
+        text = (
             f"Signaling server is running: pid {self.pid}, port {self.port}, "
             f"{peers} peer{'s' if self.peers != 1 else ''} connected, {self.url}"
         )
+        if self.cluster is not None:
+            c = self.cluster
+            text += (
+                f"\nCluster instance {c.instance}: {c.realm_peers} "
+                f"peer{'s' if c.realm_peers != 1 else ''} in the realm, "
+                f"{c.instances} instance{'s' if c.instances != 1 else ''} alive"
+                + ("" if c.redis_up else "; Redis unreachable (relaying between its own peers)")
+            )
+        return text
 
 
 def _read_pid(files: ServiceFiles) -> int | None:
@@ -73,25 +93,52 @@ def _is_our_server(pid: int) -> bool:
     return b"bridge" in text and b"signal" in text
 
 
-def _fetch_peers(url: str) -> int | None:
+def _fetch_metrics(url: str) -> str | None:
     try:
         with urllib.request.urlopen(f"{url}/metrics", timeout=2) as response:
-            body = response.read().decode()
-    except (OSError, urllib.error.URLError):
+            return str(response.read().decode())
+    except (OSError, urllib.error.URLError, UnicodeDecodeError):
         return None
+
+
+def _fetch_peers(url: str) -> int | None:
+    body = _fetch_metrics(url)
+    return None if body is None else parse_status(body)[0]
+
+
+def parse_status(body: str) -> tuple[int | None, ClusterStatus | None]:
+    """Peers connected here, and the cluster's figures when the server is an instance."""
+    values: dict[str, float] = {}
+    instance = None
     for line in body.splitlines():
-        if line.startswith("pathfinder_signaling_peers "):
-            return int(float(line.split()[1]))
-    return None
+        if line.startswith("#") or " " not in line:
+            continue
+        name, _, value = line.rpartition(" ")
+        if name.startswith("pathfinder_signaling_cluster_instance_info{"):
+            instance = name.split('name="', 1)[1].rsplit('"', 1)[0]
+            continue
+        try:
+            values[name] = float(value)
+        except ValueError:
+            continue
+    peers = values.get("pathfinder_signaling_peers")
+    cluster = None
+    if instance is not None:
+        cluster = ClusterStatus(
+            instance,
+            int(values.get("pathfinder_signaling_cluster_realm_peers", 0)),
+            int(values.get("pathfinder_signaling_cluster_instances", 0)),
+            values.get("pathfinder_signaling_cluster_redis_up", 0) == 1,
+        )
+    return (None if peers is None else int(peers)), cluster
 
 
 def status(config: ServerConfig) -> ServiceStatus:
     files = ServiceFiles.for_port(config)
     pid = _read_pid(files)
-    running = pid is not None
-    return ServiceStatus(
-        running, pid, config.port, config.url, _fetch_peers(config.url) if running else None
-    )
+    body = _fetch_metrics(config.url) if pid is not None else None
+    peers, cluster = parse_status(body) if body is not None else (None, None)
+    return ServiceStatus(pid is not None, pid, config.port, config.url, peers, cluster)
 
 
 def start(config: ServerConfig, server_args: list[str]) -> ServiceStatus:

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -161,3 +162,44 @@ def test_bad_config_value_names_the_key(tmp_path: Path) -> None:
     env = {**os.environ, "PATHFINDER_BRIDGE_SERVER_PORT": "99999"}
     result = run("signal", env=env)
     assert result.returncode == 1 and "server.port:" in result.stderr
+
+
+def test_status_of_a_cluster_instance_shows_the_realm(state_dir: str) -> None:
+    from websockets.sync.client import connect
+
+    from tests.servers import RedisServer, signal_instance
+
+    with RedisServer() as redis:
+        port = str(free_port())
+        common = ["--port", port, "--state-dir", state_dir, "--redis", redis.url]
+        started = run("signal", "start", *common, "--instance-name", "east-1")
+        assert started.returncode == 0, started.stderr
+        other_port = free_port()
+        with signal_instance(other_port, redis.url, state_dir) as other:
+            other.wait_for(lambda line: line.startswith("Ready for connections"))
+            base = "/pathfinder/peerjs?key=pathfinder&token=t&id="
+            with (
+                connect(f"ws://127.0.0.1:{other_port}{base}alice") as alice,
+                connect(f"ws://127.0.0.1:{port}{base}bob") as bob,
+            ):
+                alice.recv(5)
+                bob.recv(5)
+                expected = "Cluster instance east-1: 2 peers in the realm, 2 instances alive"
+                for _ in range(50):  # realm-wide figures are read from Redis every second
+                    status = run("signal", "status", *common)
+                    lines = status.stdout.splitlines()
+                    if status.returncode or lines[1:] == [expected]:
+                        break
+                    time.sleep(0.1)
+        assert status.returncode == 0, status.stderr
+        assert f"port {port}, 1 peer connected" in lines[0]
+        assert lines[1] == expected
+        assert run("signal", "stop", *common).returncode == 0
+
+
+def test_a_cluster_instance_without_redis_says_what_to_do() -> None:
+    port = free_port()
+    result = run("signal", "--port", str(port), "--redis", f"redis://127.0.0.1:{free_port()}/0")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "cannot reach Redis at redis://127.0.0.1:" in result.stderr
+    assert "is redis-server running there?" in result.stderr

@@ -238,10 +238,9 @@ async def test_dead_destination_answers_leave(server: SignalingServer, dial: Dia
     async with dial("alice") as alice, dial("bob") as bob:
         await recv_json(alice)
         await recv_json(bob)
-        bob_conn = next(
-            c for c, ws in server._sockets.items() if ws.request and "id=bob" in ws.request.path
-        )
-        server._sockets[bob_conn].transport.abort()  # bob's socket dies without a close handshake
+        bobs = next(sock for sock in server._sockets.values() if sock.params.id == "bob")
+        assert bobs.transport is not None
+        bobs.transport.disconnect(graceful=False)  # bob's socket dies without a close handshake
         await asyncio.sleep(0.05)
         await alice.send(offer("bob"))
         message = await recv_json(alice)

@@ -71,3 +71,16 @@ def test_websocket_params() -> None:
     params = websocket_params("/pathfinder/peerjs?key=pathfinder&id=abc&token=t1&version=1.5.5")
     assert (params.id, params.token, params.key) == ("abc", "t1", "pathfinder")
     assert websocket_params("/pathfinder/peerjs").id is None
+
+
+def test_the_client_address_behind_a_trusted_proxy_only() -> None:
+    from bridge.signaling.routes import forwarded_client
+
+    trusted = ("10.0.0.5",)
+    # The proxy's own entry is the last one; what the client wrote before it is not believed.
+    assert forwarded_client("10.0.0.5", ["203.0.113.9, 198.51.100.7"], trusted) == "198.51.100.7"
+    assert forwarded_client("10.0.0.5", ["1.1.1.1", "198.51.100.7"], trusted) == "198.51.100.7"
+    assert forwarded_client("10.0.0.5", [], trusted) == "10.0.0.5"
+    assert forwarded_client("10.0.0.5", ["not-an-address"], trusted) == "10.0.0.5"
+    # Anyone else's header is ignored: the socket's address counts.
+    assert forwarded_client("192.0.2.1", ["198.51.100.7"], trusted) == "192.0.2.1"
