@@ -16,6 +16,7 @@ and she does each step herself after the presenter, as Grace does.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import time
 from dataclasses import dataclass, field
@@ -281,9 +282,11 @@ class Demo:
                     ).json_value()
                     if offer == "ready":
                         break
-                    await page.locator(
-                        f'[data-testid="interactive-requirement-{offer}-{step_id}"]'
-                    ).click()
+                    # The panel may re-check the step meanwhile and take the offer away.
+                    with contextlib.suppress(PlaywrightError):
+                        await page.locator(
+                            f'[data-testid="interactive-requirement-{offer}-{step_id}"]'
+                        ).click(timeout=2000)
             await page.locator(f'[data-testid="interactive-do-it-{step_id}"]').click()
             await page.wait_for_function(DONE, arg=step_id, timeout=REAL_STEP_DONE * 1000)
         except (TimeoutError, PlaywrightError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -93,7 +94,11 @@ def doable(page: Page, kind: str, step_id: str, timeout: float = 10.0) -> Any:
             ) from None
         if offer == "ready":
             return page.locator(f'[data-testid="interactive-{kind}-{step_id}"]')
-        page.locator(f'[data-testid="interactive-requirement-{offer}-{step_id}"]').click()
+        # The panel may re-check the step meanwhile and take the offer away: then look again.
+        with contextlib.suppress(PlaywrightTimeout):
+            page.locator(f'[data-testid="interactive-requirement-{offer}-{step_id}"]').click(
+                timeout=2000 * UNIT
+            )
 
 
 def completed(page: Page, step_id: str, timeout: float = 10.0) -> None:
