@@ -24,7 +24,7 @@ from playwright.async_api import Error as PlaywrightError
 
 from bridge.browser.contract import PathfinderContract, grafana_selectors, pathfinder_contract
 from bridge.browser.grafana_tab import grafana_version, open_grafana, open_guide, read_guide
-from bridge.browser.guide import Guide
+from bridge.browser.guide import Guide, step_shown
 from bridge.browser.launch import AgentBrowser, add_contract, add_script
 from bridge.config import BrowserConfig
 from bridge.errors import BridgeError
@@ -77,6 +77,8 @@ class ActionCapture:
         self.ignored = 0
         # Reports are read back from the page one at a time, so steps keep their order.
         self._reading = asyncio.Lock()
+        #: The guide as the docs panel showed it at the previous read.
+        self._last_read: Guide | None = None
 
     async def start(self, *, browser: Browser | None = None) -> Page:
         """Open the presenter's Grafana (in `browser` when given, else a new Chromium)."""
@@ -164,6 +166,7 @@ class ActionCapture:
                     self._guide(guide)
                 else:
                     self._step(payload, guide)
+                self._last_read = guide or self._last_read
 
     def _guide(self, guide: Guide | None) -> None:
         if guide is None or guide.url == self.guide_url:
@@ -176,7 +179,7 @@ class ActionCapture:
         """The clicked step as the page's own docs panel has it; the report names it only."""
         step_id = payload.get("stepId")
         kind = ShowMe if payload.get("type") == "show_me" else DoIt
-        step = guide.step(step_id) if guide is not None and isinstance(step_id, str) else None
+        step = step_shown(step_id, guide, self._last_read) if isinstance(step_id, str) else None
         if step is None:
             self.rejected += 1
             logger.warning(
