@@ -35,8 +35,9 @@ system-packages:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
+# Two pytest processes at once: the sync-browser tests and the rest (tests/run_suite.py).
 test: install
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/python tests/run_suite.py $(PYTEST_ARGS)
 
 # The same flows against a real Grafana: GRAFANA_URL=http://... [GRAFANA_USER=.. GRAFANA_PASSWORD=..]
 test-grafana: install

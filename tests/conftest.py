@@ -56,16 +56,21 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     return None
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by the marker set here
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run tests that use pytest-playwright's sync browser last.
+    """Mark the tests that use pytest-playwright's sync browser `sync_browser`, and run them last.
 
     The sync Playwright API leaves its event loop registered as running in the main
     thread for the rest of the session, after which pytest-asyncio (and asyncio.run)
-    cannot start a loop. Ordering keeps one pytest run for the whole suite.
+    cannot start a loop. Ordering keeps one pytest run for the whole suite; the marker lets
+    `make test` run them in a second pytest process beside the rest (tests/run_suite.py).
     """
     uses_browser = {"browser", "context", "page", "playwright"}
 
     def key(item: pytest.Item) -> int:
         return 1 if uses_browser & set(getattr(item, "fixturenames", ())) else 0
 
+    for item in items:
+        if key(item):
+            item.add_marker(pytest.mark.sync_browser)
     items.sort(key=key)
