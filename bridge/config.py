@@ -238,11 +238,14 @@ class ClientConfig:
     reconnect_max: float = 5.0
     presenter_grace: float = 60.0
     presenter_silence_timeout: float = 15.0
+    #: Data connections a presenter holds at once (attendees, and those joining).
+    max_connections: int = 256
 
     def __post_init__(self) -> None:
         _check(
             self.ice_transport_policy in ("all", "relay"), "ice_transport_policy", "all or relay"
         )
+        _check(self.max_connections >= 1, "max_connections", "must be >= 1")
         _check(
             0 < self.reconnect_initial <= self.reconnect_max,
             "reconnect_initial",

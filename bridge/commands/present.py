@@ -30,10 +30,14 @@ from bridge.commands.common import (
 )
 from bridge.commands.terminal import (
     NoticePrinter,
+    kick,
+    kick_target,
     live_view,
     say,
     show_signaling_state,
+    show_warning,
     stdin_lines,
+    typed_commands,
 )
 from bridge.config import Config
 from bridge.errors import BridgeError, ProtocolError
@@ -54,7 +58,8 @@ HELP = "run a Live Session as the presenter and print its join code"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Present a Live Session. With --no-browser, session events are read as JSON "
-        "lines from standard input and broadcast to every attendee."
+        "lines from standard input and broadcast to every attendee. While it runs, type "
+        "`kick NAME` (a name or peer id from the attendee table) to send an attendee away."
     )
     add_common_flags(parser)
     add_client_flags(parser)
@@ -226,6 +231,7 @@ def presenter_from(
         on_notice=on_notice,
         identity=identity_of(args),
         on_id_taken=show_signaling_state,
+        on_warning=show_warning,
     )
     return endpoint, presenter
 
@@ -308,6 +314,10 @@ async def present(config: Config, args: argparse.Namespace) -> int:
             number += 1
             if not line.strip():
                 continue
+            who = kick_target(line)
+            if who is not None:
+                kick(presenter, who)
+                continue
             try:
                 event = parse_input_line(line)
             except ProtocolError as exc:
@@ -375,7 +385,14 @@ async def present_in_browser(config: Config, args: argparse.Namespace) -> int:
             f"Session {code.id} on {endpoint}; click Show me / Do it in the Grafana tab. "
             "Ctrl-C ends the session."
         )
-        await live_view(presenter, args.status_interval)
+        commands = asyncio.create_task(
+            typed_commands(presenter, stdin_lines(asyncio.get_running_loop())), name="commands"
+        )
+        try:
+            await live_view(presenter, args.status_interval)
+        finally:
+            commands.cancel()
+            await asyncio.gather(commands, return_exceptions=True)
     finally:
         await asyncio.shield(presenter.stop("The presenter ended the session"))
         await asyncio.shield(capture.close())

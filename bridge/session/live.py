@@ -39,6 +39,8 @@ TICK = 0.5
 #: presenter (our server does so at once); an absent id expires only after the server's
 #: expire timeout (5 s by default, 1 s at the least in practice).
 BUSY_EXPIRE_WITHIN = 0.5
+#: Seconds between two warnings that the presenter refuses newcomers because it is full.
+FULL_WARNING_INTERVAL = 10.0
 
 #: The largest session message either side accepts, chunks joined. Live Sessions messages are
 #: small objects; the largest real Pathfinder event seen was 21 KB (a step with a long value,
@@ -118,13 +120,18 @@ class LivePresenter:
         session_id: str | None = None,
         identity: PresenterIdentity | None = None,
         on_id_taken: Callable[[str, bool], None] | None = None,
+        on_warning: Callable[[str], None] | None = None,
     ) -> None:
         """`on_id_taken(session_id, taken)`: another peer holds our session id on the signaling
-        server (True; we keep trying to get it back), or it is ours again (False)."""
+        server (True; we keep trying to get it back), or it is ours again (False).
+        `on_warning(text)`: something the presenter must know (newcomers refused)."""
         self._client = client
         self._endpoint = endpoint
         self._on_notice = on_notice or (lambda notice: None)
         self._on_id_taken = on_id_taken or (lambda session_id, taken: None)
+        self._on_warning = on_warning or (lambda text: None)
+        self._refused_since_warning = 0
+        self._last_full_warning = -FULL_WARNING_INTERVAL
         self.id_taken = False
         self._identity = identity
         self._requested_id = identity.session_id if identity else session_id
@@ -158,6 +165,8 @@ class LivePresenter:
             peer.on_signaling_state = lambda state, sid=session_id: self._signaling_state(
                 sid, state
             )
+            peer.make_room = lambda src: self.session.room_for(src, time.monotonic())
+            peer.on_full = self._full
             try:
                 await peer.open()
             except IdTakenError:
@@ -195,6 +204,39 @@ class LivePresenter:
     @property
     def attendees(self) -> list[pres.Attendee]:
         return self.session.joined
+
+    def kick(self, who: str) -> set[str]:
+        """Send away the attendees named `who` (name or peer id), and refuse their peer ids
+        from now on; returns those peer ids."""
+        outputs, peers = self.session.kick(who)
+        self._perform(outputs)
+        if self.peer is not None:
+            for peer_id in peers:
+                self.peer.disconnect_peer(peer_id)
+        return peers
+
+    def _full(self, src: str) -> None:
+        """Every connection is a live attendee's and a newcomer was refused: say so, at most
+        every FULL_WARNING_INTERVAL seconds."""
+        self._refused_since_warning += 1
+        now = time.monotonic()
+        if now - self._last_full_warning < FULL_WARNING_INTERVAL:
+            return
+        connections, joined, peers = self.session.capacity()
+        self._on_warning(
+            f"Refusing newcomers: all {connections} connections are taken ({joined} attendees "
+            f"from {peers} peer ids); {self._refused_since_warning} refused since the last "
+            "warning. If some are not real attendees, `kick NAME` sends one away."
+        )
+        logger.warning(
+            "[SessionManager] Full: %d connections, %d joined from %d peers; refused %s",
+            connections,
+            joined,
+            peers,
+            src,
+        )
+        self._last_full_warning = now
+        self._refused_since_warning = 0
 
     def _signaling_state(self, session_id: str, state: SignalingState) -> None:
         if state is SignalingState.TAKEN and not self.id_taken:

@@ -313,6 +313,13 @@ class DataConnection:
                     done.cancel()
                     opened.cancel()
         except TimeoutError:
+            if not self._remote_set:
+                # Our OFFER was never answered: the other side did not take the connection.
+                raise DataConnectionError(
+                    f"{self.peer} did not answer within {seconds:.0f} s: it did not take the "
+                    "connection (a presenter that is full or flooded refuses newcomers; ask "
+                    "the presenter)"
+                ) from None
             raise DataConnectionError(
                 f"no data channel to {self.peer} within {seconds:.0f} s: ICE failed. Both sides "
                 "need a network path: on different networks configure STUN/TURN servers "
