@@ -56,6 +56,9 @@ PRESENTER_READS = ConnectionLimits(
     max_items=4096,
     frames_per_second=20.0,
     frame_burst=100.0,
+    # A session message's chunks come one after another: one in flight, for a few seconds.
+    max_partial_messages=1,
+    partial_stale_after=10.0,
 )
 #: What an attendee reads from its presenter: events at the pace of clicks, heartbeats, and a
 #: sync_state on (re)join; a message over 16,300 bytes is several frames.
@@ -65,6 +68,8 @@ ATTENDEE_READS = ConnectionLimits(
     max_items=4096,
     frames_per_second=100.0,
     frame_burst=400.0,
+    max_partial_messages=1,
+    partial_stale_after=10.0,
 )
 
 
@@ -275,7 +280,10 @@ class LivePresenter:
 
     async def _tick_forever(self) -> None:
         while True:
-            self._perform(self.session.tick(time.monotonic(), now_ms()))
+            now = time.monotonic()
+            self._perform(self.session.tick(now, now_ms()))
+            for connection in self._connections.values():
+                connection.prune(now)
             memory.heap.release_if_due()
             await asyncio.sleep(TICK)
 
@@ -504,7 +512,10 @@ class LiveAttendee:
     async def _tick_forever(self) -> None:
         while True:
             await asyncio.sleep(TICK / 5)
-            self._perform(self.session.tick(time.monotonic(), now_ms()))
+            now = time.monotonic()
+            self._perform(self.session.tick(now, now_ms()))
+            if self.connection is not None:
+                self.connection.prune(now)
             memory.heap.release_if_due()
 
     def _finish(self, reason: str) -> None:
