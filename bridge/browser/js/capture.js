@@ -1,15 +1,17 @@
-// pathfinder-bridge capture, injected into the presenter's Grafana on every page and reload.
-// A capture-phase click listener finds Show me / Do it buttons (by the step's button classes,
-// so every step kind is seen) and tells Python which step was clicked through the exposed
-// binding; Python reads the step itself back from the docs panel (a report is only a hint).
+// pathfinder-bridge capture, run in an isolated world of the presenter's Grafana tab on every
+// page and reload: it shares the page's DOM, not its scripts, and only it can call the binding
+// (no frame's scripts can). A capture-phase click listener finds Show me / Do it buttons (by
+// the step's button classes, so every step kind is seen) and tells Python which step was
+// clicked; Python reads the step itself back from the docs panel (a report is only a hint).
 // Also reports when the guide on show and the page route change. Attendees never run it.
 (() => {
   "use strict";
   if (window.top !== window || window.__pathfinderBridgeCapture_installed) return;
   window.__pathfinderBridgeCapture_installed = true;
   const contract = window.__pathfinderBridgeContract;
+  const binding = window.__pathfinderBridgeCapture; // a CDP binding: one string argument
   const report = (payload) => {
-    if (typeof window.__pathfinderBridgeCapture === "function") window.__pathfinderBridgeCapture(payload);
+    if (typeof binding === "function") binding(JSON.stringify(payload));
   };
   const stepIdAttribute = contract.step.attributes.step_id;
   const showClass = contract.show_button.class;
@@ -48,7 +50,9 @@
       report({ kind: "guide", url, route: location.pathname + location.search });
     }
   };
-  // Routes: single-page apps change them with pushState; patch it to hear about it.
+  // Routes: single-page apps change them with pushState, which the page's own history object
+  // does (not ours, in this world): the Navigation API tells every world, and a route change
+  // re-renders, which the observer below sees too.
   let lastRoute = null;
   const checkRoute = () => {
     const route = location.pathname + location.search;
@@ -57,18 +61,11 @@
       report({ kind: "route", route });
     }
   };
-  for (const name of ["pushState", "replaceState"]) {
-    const original = history[name];
-    history[name] = function (...args) {
-      const result = original.apply(this, args);
-      queueMicrotask(checkRoute);
-      return result;
-    };
-  }
+  window.navigation?.addEventListener("currententrychange", checkRoute);
   window.addEventListener("popstate", checkRoute);
   const start = () => {
     checkRoute();
-    new MutationObserver(checkGuide).observe(document.documentElement, {
+    new MutationObserver(() => { checkRoute(); checkGuide(); }).observe(document.documentElement, {
       subtree: true, childList: true, attributes: true, attributeFilter: [contract.guide_attribute, "hidden"],
     });
     checkGuide();
