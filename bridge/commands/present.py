@@ -41,6 +41,7 @@ from bridge.commands.terminal import (
 )
 from bridge.config import Config
 from bridge.errors import BridgeError, ProtocolError
+from bridge.printable import printable
 from bridge.protocol.events import AttendeeMode, SessionEvent, parse_event
 
 if TYPE_CHECKING:
@@ -324,7 +325,7 @@ async def present(config: Config, args: argparse.Namespace) -> int:
                 print(f"pathfinder-bridge: ignored input line {number}: {exc}", file=sys.stderr)
                 continue
             sent = broadcast(presenter, event, recorder)
-            say(f"> {event} (to {sent} attendee{'s' if sent != 1 else ''})")
+            say(f"> {printable(str(event), 400)} (to {sent} attendee{'s' if sent != 1 else ''})")
     finally:
         view.cancel()
         await asyncio.gather(view, return_exceptions=True)
@@ -349,12 +350,13 @@ async def present_in_browser(config: Config, args: argparse.Namespace) -> int:
     recorder: SessionRecorder | None = None
 
     def on_step(step: CapturedStep) -> None:
+        # The step is the docs panel's: its guide's author wrote it.
         sent = broadcast(presenter, step.event, recorder)
-        say(f"> {step.event} (to {sent} attendee{'s' if sent != 1 else ''})")
+        say(f"> {printable(str(step.event), 400)} (to {sent} attendee{'s' if sent != 1 else ''})")
 
     def on_guide(url: str, step_number: int) -> None:
         broadcast(presenter, Navigation(tutorialUrl=url, stepNumber=step_number), recorder)
-        say(f"> guide {url}")
+        say(f"> guide {printable(url)}")
 
     capture = ActionCapture(
         config.browser,
@@ -414,13 +416,14 @@ async def present_recording(config: Config, args: argparse.Namespace, recording:
 
     async def next_step(index: int, planned: PlannedEvent) -> bool:
         assert lines is not None
-        say(f"Enter plays event {index + 1}/{len(plan)}: {planned.label}")
+        say(f"Enter plays event {index + 1}/{len(plan)}: {printable(planned.label, 400)}")
         return await lines.get() is not None
 
     def on_played(index: int, planned: PlannedEvent, sent: int) -> None:
         if recorder is not None:
             recorder.event(presenter.session.stamp(planned.event, now_ms()))
-        say(f"> {planned.label} (to {sent} attendee{'s' if sent != 1 else ''})")
+        # A recording is a file anyone may have written: its text is escaped like a peer's.
+        say(f"> {printable(planned.label, 400)} (to {sent} attendee{'s' if sent != 1 else ''})")
 
     player = RecordingPlayer(
         presenter,

@@ -9,6 +9,7 @@ are omitted); `to_wire()` always emits the full form with Pathfinder's field nam
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
@@ -25,6 +26,10 @@ class EventLimits:
 
 
 DEFAULT_LIMITS = EventLimits()
+
+#: A step id shown as it is; any other is quoted (Python's repr: controls escaped), so that a
+#: presenter's step id cannot pass for more of the line in `str(event)`.
+_PLAIN_STEP_ID = re.compile(r"[A-Za-z0-9_.:/-]{1,200}")
 
 
 class TargetAction(enum.StrEnum):
@@ -288,7 +293,8 @@ class StepEvent(SessionEvent):
 
     def __str__(self) -> str:
         action = self.action
-        return f"{self.TYPE} {action.targetAction.value} {action.refTarget!r} (step {self.stepId})"
+        step = self.stepId if _PLAIN_STEP_ID.fullmatch(self.stepId) else repr(self.stepId)
+        return f"{self.TYPE} {action.targetAction.value} {action.refTarget!r} (step {step})"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -196,3 +196,12 @@ def test_guide_url_of_events() -> None:
         ("show_me", ""),
     ):
         assert guide_url(parse_event({"type": kind, **BASE, **SAMPLES[kind]})) == expected
+
+
+def test_a_step_id_that_is_not_plain_is_quoted_in_the_events_line() -> None:
+    from bridge.protocol.events import InteractiveAction, ShowMe, TargetAction
+
+    action = InteractiveAction(TargetAction.HIGHLIGHT, "#x")
+    assert str(ShowMe(stepId="step-1.a", action=action)) == "show_me highlight '#x' (step step-1.a)"
+    forged = str(ShowMe(stepId="s1) (to 9 attendees)\n+ Eve joined", action=action))
+    assert forged == "show_me highlight '#x' (step 's1) (to 9 attendees)\\n+ Eve joined')"
