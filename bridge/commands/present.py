@@ -22,6 +22,7 @@ from bridge.commands.common import (
     add_common_flags,
     add_login_flags,
     check_grafana_login,
+    check_remote_debugging,
     client_overrides,
     grafana_login,
     load,
@@ -343,6 +344,7 @@ async def present_in_browser(config: Config, args: argparse.Namespace) -> int:
     from bridge.protocol.events import Navigation
 
     login = grafana_login(args, password=True)
+    check_remote_debugging(args, login)
     headless = wants_headless(config.browser, args.headless)
     await check_grafana_login(args.grafana, login, headless=headless)
     later = _Notices()
