@@ -40,8 +40,13 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 TESTS = Path(__file__).resolve().parent
 #: Tiers that exist only when their environment variable names what they run against: never
 #: collected without it, never skipped. tests/grafana: a real Grafana; tests/pathfinder: a
-#: checkout of grafana-pathfinder-app, whose own Live Sessions code runs against ours.
-GATED_TIERS = {TESTS / "grafana": "GRAFANA_URL", TESTS / "pathfinder": "PATHFINDER_SRC"}
+#: checkout of grafana-pathfinder-app, whose own Live Sessions code runs against ours;
+#: tests/realpanel: a built Pathfinder plugin, run in the sandbox.
+GATED_TIERS = {
+    TESTS / "grafana": "GRAFANA_URL",
+    TESTS / "pathfinder": "PATHFINDER_SRC",
+    TESTS / "realpanel": "PATHFINDER_DIST",
+}
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:

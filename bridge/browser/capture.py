@@ -28,7 +28,7 @@ from playwright.async_api import Error as PlaywrightError
 
 from bridge.browser.contract import PathfinderContract, grafana_selectors, pathfinder_contract
 from bridge.browser.grafana_tab import grafana_version, open_grafana, open_guide, read_guide
-from bridge.browser.guide import Guide
+from bridge.browser.guide import Guide, step_shown
 from bridge.browser.launch import JS, AgentBrowser, add_contract
 from bridge.config import BrowserConfig
 from bridge.errors import BridgeError
@@ -94,6 +94,8 @@ class ActionCapture:
         self._reports: asyncio.Queue[dict[str, Any]] = asyncio.Queue(MAX_QUEUED_REPORTS)
         self._reader: asyncio.Task[None] | None = None
         self._cdp: CDPSession | None = None
+        #: The guide as the docs panel showed it at the previous read.
+        self._last_read: Guide | None = None
 
     async def start(self, *, browser: Browser | None = None) -> Page:
         """Open the presenter's Grafana (in `browser` when given, else a new Chromium)."""
@@ -232,6 +234,7 @@ class ActionCapture:
                 self._guide(guide)
             else:
                 self._step(payload, guide)
+            self._last_read = guide or self._last_read
 
     def _guide(self, guide: Guide | None) -> None:
         if guide is None or guide.url == self.guide_url:
@@ -244,7 +247,7 @@ class ActionCapture:
         """The clicked step as the page's own docs panel has it; the report names it only."""
         step_id = payload.get("stepId")
         kind = ShowMe if payload.get("type") == "show_me" else DoIt
-        step = guide.step(step_id) if guide is not None and isinstance(step_id, str) else None
+        step = step_shown(step_id, guide, self._last_read) if isinstance(step_id, str) else None
         if step is None:
             self.rejected += 1
             logger.warning(

@@ -66,6 +66,18 @@ class Guide:
         )
 
 
+def step_shown(step_id: str, now: Guide | None, before: Guide | None) -> GuideStep | None:
+    """The step a presenter's click named, as the docs panel shows it now, else as it showed
+    it when last read, if that was the same guide: the real panel folds a section away as soon
+    as its last step is done, sometimes before the page can be read again."""
+    if now is None:
+        return None
+    step = now.step(step_id)
+    if step is None and before is not None and before.url == now.url:
+        step = before.step(step_id)
+    return step
+
+
 def step_from_page(item: Any, number: int) -> GuideStep | None:
     """One step element's attributes (`{stepId, action}`) as a GuideStep, or None."""
     if not isinstance(item, Mapping):

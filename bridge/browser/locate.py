@@ -1,7 +1,8 @@
 """Pathfinder's selector dialect, checked and translated into Playwright selectors (sans-I/O).
 
 Beyond CSS, guides use `:contains("text")`, `:has(...)`, `:nth-match(n)`, `:text("...")`,
-`grafana:` tokens (resolved with *this* Grafana's selector table), and, for `button`
+`grafana:` tokens (resolved with *this* Grafana's selector table: Pathfinder's
+`grafana:path:id` and `{grafana:path:id}`, and our older `grafana:path(id)`), and, for `button`
 actions, plain button text. A reference target comes from a peer, so it is parsed here by
 a strict grammar of exactly that dialect and rebuilt from the pieces it understood: nothing
 else (Playwright's `xpath=`, `internal:`, `>>`, `:text-matches`, pseudo-elements, ...)
@@ -25,6 +26,9 @@ MAX_HAS = 4
 MAX_TEXT_FILTERS = 8
 
 _TOKEN = re.compile(r"grafana:([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)+)(?:\(([^()]*)\))?")
+_PATH = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)+"
+_BRACED_TOKEN = re.compile(r"\{grafana:(" + _PATH + r")(?::([^}]+))?\}")
+_WHOLE_TOKEN = re.compile(r"grafana:(" + _PATH + r")(?::(.+))?", re.DOTALL)
 _JS_REGEX_SPECIAL = re.compile(r"[.*+?^${}()|[\]\\/]")
 _SELECTOR_HINT = re.compile(r"""[\[\]#.>:=~+*"']""")
 
@@ -131,14 +135,26 @@ def _expand_tokens(reftarget: str, grafana: GrafanaSelectors) -> str:
     if len(selector) > MAX_SELECTOR:
         raise LocateError(f"selector longer than {MAX_SELECTOR} characters")
 
+    def resolve(path: str, argument: str | None) -> str:
+        try:
+            return grafana.css(path, argument)
+        except ContractError as exc:
+            raise LocateError(str(exc)) from None
+
+    # Pathfinder's own forms: `{grafana:path[:id]}` inside a selector, `grafana:path[:id]`
+    # as the whole of it (its resolveSelector).
+    if "{grafana:" in selector:
+        return _BRACED_TOKEN.sub(lambda m: resolve(m.group(1), m.group(2)), selector)
+    whole = _WHOLE_TOKEN.fullmatch(selector)
+    if whole:
+        return resolve(whole.group(1), whole.group(2))
+
+    # Ours, kept for guides written before: `grafana:path(arg)`, and a token followed by CSS.
     def token(match: re.Match[str]) -> str:
         argument = match.group(2)
         if argument is not None:
             argument = argument.strip().strip("'\"")
-        try:
-            return grafana.css(match.group(1), argument)
-        except ContractError as exc:
-            raise LocateError(str(exc)) from None
+        return resolve(match.group(1), argument)
 
     return _TOKEN.sub(token, selector)
 
@@ -319,7 +335,12 @@ class _DialectParser:
                 self.contains.append(text)
             else:
                 self.needs_playwright = True
-            return f":{'has-text' if name == 'contains' else 'text'}({css_string(text)})"
+            if name == "contains":
+                return f":has-text({css_string(text)})"
+            # Pathfinder's :text("x") is the element's whole text, trimmed, case-insensitive
+            # (not Playwright's :text(), a substring); the pattern is ours, its text escaped.
+            pattern = r"^\s*" + _JS_REGEX_SPECIAL.sub(r"\\\g<0>", text.strip()) + r"\s*$"
+            return f':text-matches({css_string(pattern)}, "i")'
         if name == "has":
             if inside:
                 self.pos = start

@@ -30,6 +30,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="write a session report with the attendees' screenshots to DIR/index.html",
     )
+    parser.add_argument(
+        "--pathfinder",
+        type=Path,
+        metavar="DIST",
+        help="add Rita, an attendee running this build of the real Pathfinder panel (its dist/ "
+        "folder) in her own sandbox; needs Node.js and npm once",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,6 +47,11 @@ def run(args: argparse.Namespace) -> int:
     if args.report is not None:
         prepare_report_folder(args.report)
     demo = Demo(
-        config, guide=args.guide, headless=not args.headed, pause=args.pause, report=args.report
+        config,
+        guide=args.guide,
+        headless=not args.headed,
+        pause=args.pause,
+        report=args.report,
+        pathfinder=args.pathfinder,
     )
     return run_async(demo.run)

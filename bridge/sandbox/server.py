@@ -21,11 +21,14 @@ import time
 from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
+from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 from bridge.browser.contract import grafana_selectors, pathfinder_contract
 from bridge.errors import PortInUseError
+from bridge.sandbox import realpanel
 from bridge.sandbox.logins import SESSION_COOKIE, SandboxLogins
+from bridge.sandbox.realpanel import RealPanel
 from bridge.signaling.ports import describe_port_holder
 
 HERE = resources.files("bridge.sandbox")
@@ -50,6 +53,8 @@ class SandboxSettings:
     extra_elements: int = 0
     #: Security tests: `/redirect?to=URL` answers 302 to any URL, as an open redirect would.
     open_redirect: bool = False
+    #: The real Pathfinder panel in place of the imitation (`--pathfinder DIST`).
+    real_panel: RealPanel | None = None
 
 
 def _script_json(value: object) -> str:
@@ -57,14 +62,17 @@ def _script_json(value: object) -> str:
     return json.dumps(value).replace("</", "<\\/").replace("<!--", "<\\!--")
 
 
+def guides() -> list[dict[str, Any]]:
+    """The sandbox's guides, whole, in file-name order."""
+    return [
+        json.loads(path.read_text(encoding="utf-8"))
+        for path in sorted(GUIDES.iterdir(), key=lambda p: p.name)
+        if path.name.endswith(".json")
+    ]
+
+
 def guide_list() -> list[dict[str, str]]:
-    guides = []
-    for path in sorted(GUIDES.iterdir(), key=lambda p: p.name):
-        if not path.name.endswith(".json"):
-            continue
-        data = json.loads(path.read_text(encoding="utf-8"))
-        guides.append({"id": str(data["id"]), "title": str(data["title"])})
-    return guides
+    return [{"id": str(guide["id"]), "title": str(guide["title"])} for guide in guides()]
 
 
 #: The largest POST /login body read.
@@ -106,6 +114,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
         path = parts.path
+        panel = self.settings.real_panel
+        # The plugin's files and the host script are public, as Grafana's /public/plugins/.
+        if panel is not None and self._real_panel_file(panel, path):
+            return
         if path.startswith("/static/"):
             self._file(STATIC, path.removeprefix("/static/"))
         elif path == "/api/health":
@@ -137,6 +149,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     target = path + (f"?{parts.query}" if parts.query else "")
                     location = "/login?redirect=" + quote(target, safe="")
                     self._send(302, b"", "text/plain", (("Location", location),))
+            elif panel is not None and self._real_panel_api(panel, path):
+                return
             elif path == "/api/guides":
                 self._json(200, guide_list())
             elif path.startswith("/api/guides/"):
@@ -145,7 +159,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 self._send(200, self.page, "text/html; charset=utf-8")
 
     def do_POST(self) -> None:
-        if urlsplit(self.path).path != "/login":
+        path = urlsplit(self.path).path
+        if self.settings.real_panel is not None and "/ofrep/" in path:
+            # Grafana's feature-flag evaluation (OpenFeature): no flags here, so the
+            # plugin's defaults apply.
+            self._discard_body()
+            self._json(200, {"flags": []})
+            return
+        if path != "/login":
             self._json(404, {"message": "Not found"})
             return
         try:
@@ -172,6 +193,48 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         )
         self._json(200, {"message": "Logged in", "redirectUrl": "/"}, (("Set-Cookie", cookie),))
 
+    def _discard_body(self) -> None:
+        try:
+            length = int(self.headers.get("Content-Length") or "0")
+        except ValueError:
+            length = 0
+        self.rfile.read(max(0, min(length, 1 << 20)))
+
+    def _real_panel_file(self, panel: RealPanel, path: str) -> bool:
+        """The plugin's build files and the host script; False for everything else."""
+        if path.startswith(realpanel.PLUGIN_URL + "/"):
+            target = panel.build.file(path.removeprefix(realpanel.PLUGIN_URL + "/"))
+            if target is None:
+                self._send(404, b"not found\n", "text/plain")
+            else:
+                content_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+                self._send(200, target.read_bytes(), content_type)
+        elif path == "/static/host.js":
+            self._send(200, panel.host_bundle.read_bytes(), "text/javascript")
+        else:
+            return False
+        return True
+
+    def _real_panel_api(self, panel: RealPanel, path: str) -> bool:
+        """The APIs the plugin calls (behind the login, as Grafana's); the sandbox's own
+        APIs answer as before, any other API path is a JSON 404 as Grafana's would be."""
+        if path == realpanel.SETTINGS_API:
+            self._json(200, realpanel.plugin_settings(panel.peers))
+        elif path == realpanel.GUIDES_API:
+            self._json(200, {"items": [realpanel.guide_resource(guide) for guide in guides()]})
+        elif path.startswith(realpanel.GUIDES_API + "/"):
+            name = path.removeprefix(realpanel.GUIDES_API + "/")
+            found = [guide for guide in guides() if guide["id"] == name]
+            if found:
+                self._json(200, realpanel.guide_resource(found[0]))
+            else:
+                self._json(404, {"message": "guide not found"})
+        elif path.startswith(("/api/", "/apis/")) and not path.startswith("/api/guides"):
+            self._json(404, {"message": "not found"})
+        else:
+            return False
+        return True
+
     def _file(self, folder: Traversable, name: str) -> None:
         parts = name.split("/")
         # Relative names only: no "..", no hidden files, nothing empty.
@@ -197,12 +260,22 @@ def render_page(settings: SandboxSettings) -> bytes:
             "selectorTable": table.grafana_version,
         },
     }
+    panel = settings.real_panel
+    if panel is not None:
+        extra = realpanel.boot_data(
+            settings.grafana_version, settings.user, panel.build, "docs-panel-container"
+        )
+        boot["settings"].update(extra.pop("settings"))
+        boot["settings"]["buildInfo"]["edition"] = "Sandbox"
+        boot.update(extra)
     script = (
         f"window.grafanaBootData = {_script_json(boot)};\n"
         f"window.__sandboxSelectors = {_script_json(table.table)};\n"
         f"window.__sandboxContract = {_script_json(contract.data)};"
     )
     template = STATIC.joinpath("index.html").read_text(encoding="utf-8")
+    if panel is not None:
+        template = template.replace("/static/pathfinder.js", "/static/host.js")
     return template.replace("/*BOOT*/", script).encode()
 
 
@@ -272,6 +345,10 @@ class SandboxServer:
         return f"http://{self.settings.host}:{self.port}"
 
     def guide_url(self, guide_id: str) -> str:
+        """How the panel names a sandbox guide: its URL, or `backend-guide:ID` for the real
+        panel (it loads custom guides through its app-platform API, never from http URLs)."""
+        if self.settings.real_panel is not None:
+            return f"{realpanel.GUIDE_SCHEME}{guide_id}"
         return f"{self.url}/guides/{guide_id}"
 
     def __enter__(self) -> SandboxServer:

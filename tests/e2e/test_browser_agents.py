@@ -215,6 +215,8 @@ def test_joining_mid_guide_and_switching_mode(
             presenter.wait_for(lambda line: line == "~ Late: mode changed: follow")
             # Pathfinder treats a repeat of a step within 500 ms as one click: wait past it.
             time.sleep(0.6)
+            # A done step offers Redo (as the real panel), then its buttons again.
+            driver.locator('[data-testid="interactive-redo-open-menu"]').click()
             click_step(driver, "do-it", "open-menu")  # the attendee now acts
             assert "ok: click" in wait_result(late, "do_it", "open-menu")
             page = attach(playwright, ports[1])

@@ -24,6 +24,7 @@ CLEAN_ENV = {
     "PYTHONPATH": "",
     "PATHFINDER_BRIDGE_SELECTORS_DIR": "",
     "PATHFINDER_BRIDGE_CONFIG": "",
+    "PATHFINDER_DIST": "",  # .ci/run sets it for the real-panel tier; these runs are the default
 }
 
 
@@ -98,7 +99,12 @@ def test_wheel_carries_the_data_from_its_sources(installed: Installed) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     selectors = sorted(p.name for p in (ROOT / "selectors").iterdir())
     assert selectors and {f"bridge/contract_data/{name}" for name in selectors} <= names
-    for folder in ("bridge/sandbox/guides", "bridge/sandbox/static", "bridge/browser/js"):
+    for folder in (
+        "bridge/sandbox/guides",
+        "bridge/sandbox/static",
+        "bridge/sandbox/host",
+        "bridge/browser/js",
+    ):
         files = sorted(p.name for p in (ROOT / folder).iterdir() if p.is_file())
         assert files and {f"{folder}/{name}" for name in files} <= names, folder
     assert not any(name.startswith("selectors/") for name in names)  # no top-level module

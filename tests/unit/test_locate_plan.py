@@ -48,6 +48,16 @@ def test_grafana_tokens_follow_the_version() -> None:
     assert translate_selector("grafana:components.NavMenu.item[href='/dashboards']", NEW) == (
         "[data-testid=\"data-testid Nav menu item\"][href='/dashboards']"
     )
+    # Pathfinder's own forms (its resolveSelector): grafana:path:id alone, {grafana:path:id} inside.
+    assert translate_selector(
+        "grafana:pages.AddDataSource.dataSourcePluginsV2:Prometheus", NEW
+    ) == ('[data-testid="data-testid Add new data source Prometheus"]')
+    assert translate_selector("{grafana:components.NavMenu.item}[href='/dashboards']", NEW) == (
+        "[data-testid=\"data-testid Nav menu item\"][href='/dashboards']"
+    )
+    assert translate_selector(
+        "div:has({grafana:pages.AddDataSource.dataSourcePluginsV2:Loki}) button", NEW
+    ) == ('div:has([data-testid="data-testid Add new data source Loki"]) button')
 
 
 @pytest.mark.parametrize(
@@ -57,7 +67,8 @@ def test_grafana_tokens_follow_the_version() -> None:
         ("div.card:contains('Prom')", 'div.card:has-text("Prom")'),
         ("section:has(h2:contains(Data))", 'section:has(h2:has-text("Data"))'),
         ("button.tab:nth-match(2)", "button.tab >> nth=1"),
-        ('span:text("Explore")', 'span:text("Explore")'),
+        ('span:text("Explore")', 'span:text-matches("^\\\\s*Explore\\\\s*$", "i")'),
+        ("p:text('a.b (c)')", 'p:text-matches("^\\\\s*a\\\\.b \\\\(c\\\\)\\\\s*$", "i")'),
         ("#plain > .css", "#plain > .css"),
     ],
 )

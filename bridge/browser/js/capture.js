@@ -16,15 +16,20 @@
   const stepIdAttribute = contract.step.attributes.step_id;
   const showClass = contract.show_button.class;
   const doClass = contract.do_button.class;
+  // The real panel's multistep button ("Run N steps") has neither class; its test id says Do it.
+  const showTestId = contract.show_button.testid_prefix;
+  const doTestId = contract.do_button.testid_prefix;
+  const buttons = `.${showClass}, .${doClass}, button[data-testid^="${showTestId}"], button[data-testid^="${doTestId}"]`;
   const recent = new Map();
   const DUPLICATE_MS = 100;
 
   document.addEventListener("click", (event) => {
-    const button = event.target instanceof Element && event.target.closest(`.${showClass}, .${doClass}`);
+    const button = event.target instanceof Element && event.target.closest(buttons);
     if (!button || button.disabled) return;
     const step = button.closest(contract.step.selector);
     if (!step) return;
-    const type = button.classList.contains(showClass) ? "show_me" : "do_it";
+    const isShow = button.classList.contains(showClass) || (button.getAttribute("data-testid") || "").startsWith(showTestId);
+    const type = isShow ? "show_me" : "do_it";
     const stepId = step.getAttribute(stepIdAttribute) || "";
     const now = performance.now();
     const key = type + "|" + stepId;
@@ -40,14 +45,21 @@
     });
   }, true);
 
-  // The guide on show: the panel root carries its URL.
+  // The guide on show: the imitation's panel root carries its URL; the real panel keeps its tabs
+  // in localStorage (js/guide_steps.js reads the active one's URL). A change of either is the hint.
+  const storage = contract.tabs_storage;
+  const tabs = () => {
+    try {
+      return (window.localStorage.getItem(storage.active_tab_key) || "") + (window.localStorage.getItem(storage.tabs_key) || "");
+    } catch { return ""; }
+  };
   let lastGuide = null;
   const checkGuide = () => {
     const root = document.querySelector(contract.panel_root);
-    const url = root && !root.hidden ? root.getAttribute(contract.guide_attribute) : null;
-    if (url && url !== lastGuide) {
-      lastGuide = url;
-      report({ kind: "guide", url, route: location.pathname + location.search });
+    const hint = root && !root.hidden ? root.getAttribute(contract.guide_attribute) || tabs() : null;
+    if (hint && hint !== lastGuide) {
+      lastGuide = hint;
+      report({ kind: "guide", route: location.pathname + location.search });
     }
   };
   // Routes: single-page apps change them with pushState, which the page's own history object
@@ -63,11 +75,21 @@
   };
   window.navigation?.addEventListener("currententrychange", checkRoute);
   window.addEventListener("popstate", checkRoute);
+  // The real panel's tab writes happen in the same page (no storage event) and through the page's
+  // own Storage object (not ours, in this world): a render re-checks at once and a moment later
+  // (the write may follow the render), and a slow poll catches a write with no render at all.
+  let recheck = 0;
   const start = () => {
     checkRoute();
-    new MutationObserver(() => { checkRoute(); checkGuide(); }).observe(document.documentElement, {
+    new MutationObserver(() => {
+      checkRoute();
+      checkGuide();
+      clearTimeout(recheck);
+      recheck = setTimeout(checkGuide, 100);
+    }).observe(document.documentElement, {
       subtree: true, childList: true, attributes: true, attributeFilter: [contract.guide_attribute, "hidden"],
     });
+    setInterval(checkGuide, 1000);
     checkGuide();
   };
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);

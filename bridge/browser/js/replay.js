@@ -47,7 +47,9 @@
     if (options && options.comment) {
       note = document.createElement("div");
       note.className = hl.comment_class;
-      note.textContent = options.comment; // text, never markup
+      // Pathfinder's step carries the tooltip as HTML (its markdown, rendered); show its text,
+      // never its markup (a parsed document is inert: nothing in it runs).
+      note.textContent = new DOMParser().parseFromString(options.comment, "text/html").body.textContent.trim();
       note.setAttribute("data-test-action", options.action || "");
       note.setAttribute("data-test-reftarget", options.reftarget || "");
       Object.assign(note.style, { position: "fixed", zIndex: String(hl.z_index), pointerEvents: "none" });

@@ -49,6 +49,9 @@
   // -- routing ---------------------------------------------------------------------------------
   function navigate(path) {
     if (path === location.pathname + location.search) return;
+    // With the real panel, its host routes through Grafana's locationService (which
+    // re-renders the page), so the plugin and the page agree on where they are.
+    if (window.sandbox.router) { window.sandbox.router(path); return; }
     history.pushState({}, "", path);
     render();
   }
@@ -78,12 +81,14 @@
       h("button", { id: "dock-menu-button", class: "icon", "aria-label": "Dock menu" }, "⇤"),
       h("button", { class: "icon", "aria-label": "Help", onclick: () => window.pathfinderPanel.toggle() }, "?"),
     );
-    // The mega menu is re-created on every render, as React re-mounts it.
+    // The mega menu is re-created on every render, as React re-mounts it. Its shape is
+    // Grafana's (MegaMenu): a div with the menu's test id around a nav and the list
+    // labelled Navigation, which is what Pathfinder's navmenu-open check looks for.
     const menu = state.menuOpen
-      ? h("nav", { class: "mega-menu", sel: sel("components.NavMenu.Menu") },
-          h("ul", {}, NAV.map((item) => h("li", {},
+      ? h("div", { class: "mega-menu", sel: sel("components.NavMenu.Menu") },
+          h("nav", {}, h("ul", { "aria-label": "Navigation" }, NAV.map((item) => h("li", {},
             h("a", { href: item.href, sel: sel("components.NavMenu.item"),
-              class: location.pathname === item.href ? "active" : null }, item.text)))))
+              class: location.pathname === item.href ? "active" : null }, item.text))))))
       : null;
     return [header, h("div", { class: "body" }, menu, h("main", { id: "main" }, main))];
   }
@@ -120,15 +125,20 @@
     return page;
   }
 
+  // The panel editor has its own URL (?editPanel=1), as Grafana's does: Pathfinder re-checks a
+  // step whose target is missing when the URL changes, so an editor opened in place would
+  // leave the next step blocked whenever that check ran before the editor opened.
   function newDashboard() {
-    if (!state.editor) {
+    if (!new URLSearchParams(location.search).has("editPanel")) {
       return h("section", { class: "page" }, h("h1", {}, "New dashboard"),
         h("div", { class: "empty-dashboard" },
           h("p", {}, "Start your new dashboard by adding a visualization"),
           h("button", { class: "primary", sel: sel("pages.AddDashboard.addNewPanel"),
-            onclick: () => { state.editor = { title: "", query: "" }; render(); } }, "Add visualization"),
+            onclick: () => { state.editor = { title: "", query: "" }; navigate("/dashboard/new?editPanel=1"); } },
+            "Add visualization"),
           h("button", { sel: sel("pages.AddDashboard.addNewRow") }, "Add row")));
     }
+    if (!state.editor) state.editor = { title: "", query: "" };
     const editor = state.editor;
     // A React-style controlled input: the DOM value always comes back from state, so a
     // value written without an input event is reverted by the next render.
