@@ -95,6 +95,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="50,200")
     args = parser.parse_args()
     os.environ["PATHFINDER_BRIDGE_SERVER_LIMITS_MAX_CONNECTIONS_PER_IP"] = "2000"
+    os.environ["PATHFINDER_BRIDGE_SERVER_LIMITS_REGISTRATION_BURST_PER_IP"] = "2000"
     from tests.servers import our_signaling_server
 
     rows = []

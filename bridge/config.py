@@ -54,7 +54,13 @@ class LimitsConfig:
     """Hardening of the signaling server; none of these exist in the original."""
 
     max_frame_bytes: int = 65536
+    #: The `_per_ip` limits count per address range (`bridge/signaling/ranges.py`): all of
+    #: loopback, an IPv4 /24, an IPv6 /64.
     max_connections_per_ip: int = 200
+    #: New registrations (a socket asking for an id that is not connected here) a second per
+    #: address range, and their burst.
+    registrations_per_second_per_ip: float = 20.0
+    registration_burst_per_ip: int = 200
     messages_per_second: float = 50.0
     message_burst: int = 200
     max_queued_per_peer: int = 100
@@ -62,14 +68,33 @@ class LimitsConfig:
     max_queued_bytes_per_sender: int = 262144
     max_queued_bytes_total: int = 16777216
     max_unsent_bytes: int = 262144
+    #: Unsent bytes of all peers that are behind, together; past it, a peer that is behind
+    #: gets nothing more until it reads.
+    max_unsent_bytes_total: int = 16777216
+    #: Read buffers grown by large frames, all sockets together (picows keeps a socket's
+    #: buffer at the size of the largest frame it read); past it, a larger frame closes its
+    #: socket with ERROR.
+    max_read_buffer_bytes_total: int = 16777216
     max_reservations: int = 20000
     max_reservations_per_ip: int = 400
+    #: Ids kept for owners who went away, per address range; past it, the range's oldest
+    #: such reservation goes first.
+    max_away_reservations_per_ip: int = 200
+    #: Seconds a socket must have held its id for the id to be kept after the socket goes:
+    #: one that registers and closes at once leaves nothing behind.
+    reservation_min_connected: float = 5.0
     max_id_length: int = 64
     max_token_length: int = 64
 
     def __post_init__(self) -> None:
         _check(1024 <= self.max_frame_bytes <= 16 * 2**20, "max_frame_bytes", "1024..16777216")
         _check(self.max_connections_per_ip >= 1, "max_connections_per_ip", "must be >= 1")
+        _check(
+            self.registrations_per_second_per_ip > 0,
+            "registrations_per_second_per_ip",
+            "must be > 0",
+        )
+        _check(self.registration_burst_per_ip >= 1, "registration_burst_per_ip", "must be >= 1")
         _check(self.messages_per_second > 0, "messages_per_second", "must be > 0")
         _check(self.message_burst >= 1, "message_burst", "must be >= 1")
         _check(self.max_queued_per_peer >= 0, "max_queued_per_peer", "must be >= 0")
@@ -81,8 +106,28 @@ class LimitsConfig:
             "max_unsent_bytes",
             "must be >= max_frame_bytes (a peer must be able to receive one whole frame)",
         )
+        _check(
+            self.max_unsent_bytes_total >= self.max_unsent_bytes,
+            "max_unsent_bytes_total",
+            "must be >= max_unsent_bytes",
+        )
+        _check(
+            self.max_read_buffer_bytes_total >= 4 * self.max_frame_bytes,
+            "max_read_buffer_bytes_total",
+            "must be >= 4 * max_frame_bytes (a few large frames must be readable)",
+        )
         _check(self.max_reservations >= 1, "max_reservations", "must be >= 1")
         _check(self.max_reservations_per_ip >= 1, "max_reservations_per_ip", "must be >= 1")
+        _check(
+            self.max_away_reservations_per_ip >= 1,
+            "max_away_reservations_per_ip",
+            "must be >= 1",
+        )
+        _check(
+            self.reservation_min_connected >= 0,
+            "reservation_min_connected",
+            "must be >= 0",
+        )
         _check(1 <= self.max_id_length <= 256, "max_id_length", "1..256")
         _check(1 <= self.max_token_length <= 256, "max_token_length", "1..256")
 
@@ -193,11 +238,14 @@ class ClientConfig:
     reconnect_max: float = 5.0
     presenter_grace: float = 60.0
     presenter_silence_timeout: float = 15.0
+    #: Data connections a presenter holds at once (attendees, and those joining).
+    max_connections: int = 256
 
     def __post_init__(self) -> None:
         _check(
             self.ice_transport_policy in ("all", "relay"), "ice_transport_policy", "all or relay"
         )
+        _check(self.max_connections >= 1, "max_connections", "must be >= 1")
         _check(
             0 < self.reconnect_initial <= self.reconnect_max,
             "reconnect_initial",

@@ -29,3 +29,7 @@ class TokenBucket:
             self.tokens -= cost
             return True
         return False
+
+    def full(self, now: float) -> bool:
+        """Whether the bucket is full again at `now` (one made afresh would be the same)."""
+        return self.tokens + max(0.0, now - self.updated) * self.rate >= self.capacity

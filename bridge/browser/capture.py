@@ -1,17 +1,21 @@
 """ActionCapture: the presenter's Grafana tab, driven by Playwright; every Show me / Do it seen.
 
-capture.js (an init script, so it survives reloads and route changes) reports clicks through
-an exposed binding. Every frame of the browser can call that binding, and any script in the
-page can pass it anything, so a report is only a hint: it is heard only from the main frame
-of the presenter's own tab while that frame is on Grafana's origin, and the step (its action,
-target and value) and the guide are then read again from that page's own docs panel. The
-step is parsed at this edge into a ShowMe or DoIt event, exactly as a peer's message would
-be, and handed to `on_step`. Guide changes go to `on_guide`.
+capture.js runs in an isolated world of our own tab (a CDP script on every new document, so
+it survives reloads and route changes) and reports clicks through a CDP binding that exists
+in that world only: no frame's scripts, the page's own included, can call it (Playwright's
+exposed bindings reach every frame, and a cross-origin iframe flooded one with thousands of
+calls a second). Reports are queued, bounded, and read by one owned task. A report is still
+only a hint: it is heard while the tab is on Grafana's origin, and the step (its action,
+target and value) and the guide are read again from that page's own docs panel. The step is
+parsed at this edge into a ShowMe or DoIt event, exactly as a peer's message would be, and
+handed to `on_step`. Guide changes go to `on_guide`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -19,19 +23,29 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from playwright.async_api import Browser, BrowserContext, Frame, Page
+from playwright.async_api import Browser, BrowserContext, CDPSession, Frame, Page
 from playwright.async_api import Error as PlaywrightError
 
 from bridge.browser.contract import PathfinderContract, grafana_selectors, pathfinder_contract
 from bridge.browser.grafana_tab import grafana_version, open_grafana, open_guide, read_guide
 from bridge.browser.guide import Guide, step_shown
-from bridge.browser.launch import AgentBrowser, add_contract, add_script
+from bridge.browser.launch import JS, AgentBrowser, add_contract
 from bridge.config import BrowserConfig
 from bridge.errors import BridgeError
 from bridge.grafana.login import GrafanaLogin
 from bridge.protocol.events import DoIt, ShowMe, StepEvent
 
 logger = logging.getLogger("bridge.browser")
+
+#: The isolated world capture.js runs in, and the binding that exists there only.
+WORLD = "pathfinder-bridge-capture"
+BINDING = "__pathfinderBridgeCapture"
+#: Reports waiting to be read; more are dropped (our script sends a few per click).
+MAX_QUEUED_REPORTS = 64
+#: A report longer than this is not our script's.
+MAX_REPORT_CHARS = 4096
+#: Seconds between two log lines about reports ignored for one reason.
+IGNORED_LOG_INTERVAL = 60.0
 
 
 @dataclass(frozen=True)
@@ -73,10 +87,13 @@ class ActionCapture:
         self.guide_url = ""
         self.captured = 0
         self.rejected = 0
-        #: Reports from anywhere but the main frame of our tab on Grafana's origin.
+        #: Reports ignored: the tab off Grafana's origin, malformed, or too many at once.
         self.ignored = 0
+        self._ignored_logged: dict[str, float] = {}
         # Reports are read back from the page one at a time, so steps keep their order.
-        self._reading = asyncio.Lock()
+        self._reports: asyncio.Queue[dict[str, Any]] = asyncio.Queue(MAX_QUEUED_REPORTS)
+        self._reader: asyncio.Task[None] | None = None
+        self._cdp: CDPSession | None = None
         #: The guide as the docs panel showed it at the previous read.
         self._last_read: Guide | None = None
 
@@ -85,12 +102,28 @@ class ActionCapture:
         self.context = await self._chromium.new_context(
             browser, login=self.login, grafana_url=self.grafana_url
         )
-        await self.context.expose_binding("__pathfinderBridgeCapture", self._report)
         await add_contract(self.context, self.contract)
-        await add_script(self.context, "capture.js")
         self.page = await self.context.new_page()
+        await self._install(self.page)
+        self._reader = asyncio.create_task(self._read_reports(), name="capture-reports")
         await open_grafana(self.page, self.grafana_url)
         return self.page
+
+    async def _install(self, page: Page) -> None:
+        """capture.js in an isolated world of `page`, on every new document, with a binding
+        that only that world has."""
+        assert self.context is not None
+        source = f"window.__pathfinderBridgeContract = {self.contract.to_json()};\n" + JS.joinpath(
+            "capture.js"
+        ).read_text(encoding="utf-8")
+        cdp = self._cdp = await self.context.new_cdp_session(page)
+        cdp.on("Runtime.bindingCalled", self._binding_called)
+        await cdp.send("Runtime.enable")
+        await cdp.send("Runtime.addBinding", {"name": BINDING, "executionContextName": WORLD})
+        await cdp.send("Page.enable")
+        await cdp.send(
+            "Page.addScriptToEvaluateOnNewDocument", {"source": source, "worldName": WORLD}
+        )
 
     async def sign_in(self, user: str, password: str) -> None:
         """Fill Grafana's login form when it is shown (selectors from the e2e table)."""
@@ -115,6 +148,14 @@ class ActionCapture:
         await open_guide(self.page, self.grafana_url, self.contract, guide_url)
 
     async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            await asyncio.gather(self._reader, return_exceptions=True)
+            self._reader = None
+        if self._cdp is not None:
+            with contextlib.suppress(PlaywrightError):
+                await self._cdp.detach()
+            self._cdp = None
         await self._chromium.close()
         self.context = None
 
@@ -123,32 +164,59 @@ class ActionCapture:
         """The Chromium this agent started itself (None when it runs in a shared one)."""
         return self._chromium.browser
 
-    def _heard_from(self, source: Any) -> Frame | None:
-        """The frame a report came from, when it is our tab's main frame on Grafana's origin."""
-        frame = source.get("frame") if isinstance(source, dict) else None
-        if self.page is None or source.get("page") is not self.page:
-            return None
-        if frame is not self.page.main_frame:
-            return None
-        parts = urlsplit(frame.url)
-        if f"{parts.scheme}://{parts.netloc}" != self.origin:
-            return None
-        return frame
-
-    async def _report(self, source: Any, payload: Any) -> None:
-        """Called from a page: heard only from our main frame, and never trusted beyond a hint."""
-        frame = self._heard_from(source)
-        if frame is None:
-            self.ignored += 1
-            where = source.get("frame") if isinstance(source, dict) else None
-            url = where.url[:100] if isinstance(where, Frame) else "?"
-            if self.page is None or where is self.page.main_frame:
-                # Starting up (about:blank), or our own tab while it is off Grafana.
-                logger.debug("[ActionCapture] Ignored a report while off Grafana (%s)", url)
-            else:
-                logger.warning("[ActionCapture] Ignored a report from another frame (%s)", url)
+    def _binding_called(self, event: dict[str, Any]) -> None:
+        """A report from capture.js (the only script in its world): queued, or dropped when
+        reports come faster than they are read."""
+        if event.get("name") != BINDING:
             return
+        text = event.get("payload")
+        try:
+            payload = (
+                json.loads(text)
+                if isinstance(text, str) and len(text) <= MAX_REPORT_CHARS
+                else None
+            )
+        except ValueError:
+            payload = None
         if not isinstance(payload, dict):
+            self._ignore("malformed", "a malformed report")
+            return
+        try:
+            self._reports.put_nowait(payload)
+        except asyncio.QueueFull:
+            self._ignore("flood", "reports faster than they can be read")
+
+    def _ignore(self, reason: str, what: str) -> None:
+        """Count an ignored report; say so at most once a minute for each reason."""
+        self.ignored += 1
+        now = time.monotonic()
+        if now - self._ignored_logged.get(reason, -IGNORED_LOG_INTERVAL) >= IGNORED_LOG_INTERVAL:
+            self._ignored_logged[reason] = now
+            logger.warning("[ActionCapture] Ignored %s (%d so far)", what, self.ignored)
+
+    def _on_grafana(self) -> Frame | None:
+        """Our tab's main frame, when it is on Grafana's origin."""
+        if self.page is None:
+            return None
+        frame = self.page.main_frame
+        parts = urlsplit(frame.url)
+        return frame if f"{parts.scheme}://{parts.netloc}" == self.origin else None
+
+    async def _read_reports(self) -> None:
+        while True:
+            payload = await self._reports.get()
+            try:
+                await self._report(payload)
+            except Exception as exc:  # one bad report must not stop capture
+                logger.warning("[ActionCapture] A report failed: %r", exc)
+
+    async def _report(self, payload: dict[str, Any]) -> None:
+        """One report: heard while our tab is on Grafana, and never trusted beyond a hint."""
+        frame = self._on_grafana()
+        if frame is None:
+            # Starting up (about:blank), or our own tab while it is off Grafana.
+            self.ignored += 1
+            logger.debug("[ActionCapture] Ignored a report while off Grafana")
             return
         kind = payload.get("kind")
         if kind == "route":
@@ -156,17 +224,17 @@ class ActionCapture:
             self.route = (parts.path + (f"?{parts.query}" if parts.query else ""))[:2000]
             logger.debug("[ActionCapture] Route %s", self.route)
         elif kind in ("guide", "step"):
-            async with self._reading:
-                try:
-                    guide = Guide.from_page(await read_guide(frame, self.contract))
-                except PlaywrightError as exc:
-                    logger.warning("[ActionCapture] Could not read the docs panel: %s", exc)
-                    return
-                if kind == "guide":
-                    self._guide(guide)
-                else:
-                    self._step(payload, guide)
-                self._last_read = guide or self._last_read
+            # One reader: steps keep their order.
+            try:
+                guide = Guide.from_page(await read_guide(frame, self.contract))
+            except PlaywrightError as exc:
+                logger.warning("[ActionCapture] Could not read the docs panel: %s", exc)
+                return
+            if kind == "guide":
+                self._guide(guide)
+            else:
+                self._step(payload, guide)
+            self._last_read = guide or self._last_read
 
     def _guide(self, guide: Guide | None) -> None:
         if guide is None or guide.url == self.guide_url:

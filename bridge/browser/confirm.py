@@ -12,7 +12,7 @@ import enum
 import re
 from collections.abc import Iterable
 
-from bridge.browser.plan import ReplayPlan, StepKind
+from bridge.browser.plan import ReplayPlan, ReplayStep, StepKind
 
 
 class ConfirmPolicy(enum.StrEnum):
@@ -32,6 +32,9 @@ _SEPARATORS = re.compile(r"[^0-9A-Za-z]+")
 
 #: The step kinds that change something in the attendee's Grafana.
 ACTING = frozenset((StepKind.CLICK, StepKind.FILL, StepKind.NAVIGATE))
+
+#: What the presenter is told of a refusal: never the label that made us ask (page text).
+NOT_CONFIRMED = "not confirmed by the attendee"
 
 
 def destructive_word(texts: Iterable[str]) -> str | None:
@@ -61,14 +64,29 @@ def confirmation_reason(policy: ConfirmPolicy, plan: ReplayPlan) -> str | None:
         return None
     if policy is ConfirmPolicy.ALL:
         return "every Do it is confirmed (--confirm all)"
-    texts = []
-    for step in plan.steps:
-        if step.kind is StepKind.NAVIGATE:
-            texts.append(step.value)
-        elif step.kind in ACTING and step.target is not None:
-            texts.append(step.target.reftarget)
-    word = destructive_word(texts)
+    word = destructive_word(text for step in plan.steps for text in _step_texts(step))
     return None if word is None else f'it reads like "{word}"'
+
+
+def confirmed_by_plan(policy: ConfirmPolicy, plan: ReplayPlan) -> frozenset[int]:
+    """The steps a yes to `confirmation_reason`'s question covers: with `all`, every step;
+    with `destructive`, the steps whose own target or path reads destructive. The element
+    every other step clicks is still checked (`label_reason`) and asked about alone."""
+    if policy is ConfirmPolicy.ALL:
+        return frozenset(range(len(plan.steps)))
+    return frozenset(
+        index
+        for index, step in enumerate(plan.steps)
+        if destructive_word(_step_texts(step)) is not None
+    )
+
+
+def _step_texts(step: ReplayStep) -> list[str]:
+    if step.kind is StepKind.NAVIGATE:
+        return [step.value]
+    if step.kind in ACTING and step.target is not None:
+        return [step.target.reftarget]
+    return []
 
 
 def label_reason(policy: ConfirmPolicy, label: str) -> str | None:
@@ -76,4 +94,5 @@ def label_reason(policy: ConfirmPolicy, label: str) -> str | None:
     if policy is not ConfirmPolicy.DESTRUCTIVE:
         return None
     word = destructive_word([label])
+    # Shown to the attendee only: it quotes the page.
     return None if word is None else f'its target reads "{label[:60].strip()}" ("{word}")'

@@ -163,10 +163,11 @@ class OriginGuard:
         """Where blocking and commits stand now; `settle()` looks at what came after."""
         return len(self.blocked), self.commits
 
-    async def settle(self, since: tuple[int, int], limit: float) -> str:
+    async def settle(self, since: tuple[int, int], limit: float) -> tuple[str, str]:
         """After acting: wait for the consequences the page has started (a navigation ends
         committed or blocked, within `limit` seconds), finish closing popups and coming
-        home. Returns what had to be stopped or undone ('' when nothing), for the result."""
+        home. Returns what had to be stopped or undone ('' when nothing), for the result,
+        and where the page was going (the page's own data: for the attendee's eyes)."""
         page = self.page
         started: list[str] = []
         if page is not None:
@@ -188,10 +189,10 @@ class OriginGuard:
             left = page.url  # missed by the watchdog: go home now
             await self._return()
         if left is not None:
-            return f"the page left this Grafana ({origin_of(left)}) and was brought back"
+            return "the page left this Grafana and was brought back", origin_of(left)
         if len(self.blocked) > since[0]:
-            return f"blocked a navigation off this Grafana ({origin_of(self.blocked[since[0]])})"
-        return ""
+            return "blocked a navigation off this Grafana", origin_of(self.blocked[since[0]])
+        return "", ""
 
     def _own(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)

@@ -24,7 +24,13 @@ from playwright.async_api import Browser, BrowserContext, Locator, Page
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
-from bridge.browser.confirm import ConfirmPolicy, confirmation_reason, label_reason
+from bridge.browser.confirm import (
+    NOT_CONFIRMED,
+    ConfirmPolicy,
+    confirmation_reason,
+    confirmed_by_plan,
+    label_reason,
+)
 from bridge.browser.contract import (
     GrafanaSelectors,
     PathfinderContract,
@@ -64,11 +70,17 @@ Confirm = Callable[[str], Awaitable[bool]]
 
 
 class StepFailed(Exception):
-    """One replay step could not be done; the message is what the presenter is told."""
+    """One replay step could not be done; the message is what the presenter is told, `note`
+    what only the attendee sees (text read off its page)."""
+
+    def __init__(self, message: str, note: str = "") -> None:
+        super().__init__(message)
+        self.note = note
 
 
 class NeedsConfirmation(Exception):
-    """The element a step would act on reads like a destructive action: ask first."""
+    """The element a step would act on reads like a destructive action: ask first. The
+    message quotes the page (the element's label): for the attendee's eyes only."""
 
 
 class GuideChanged(Exception):
@@ -85,15 +97,21 @@ class ShownGuide:
 
 @dataclass
 class ReplayResult:
+    """What a replay did. `detail` goes back to the presenter, so it says nothing read off
+    the attendee's page beyond what the README lists; `note` (the label that made us ask,
+    where a link leads) is shown on the attendee's own terminal only."""
+
     step_id: str
     ok: bool
     detail: str
     locate_ms: float = 0.0
     act_ms: float = 0.0
     finished_at_ms: float = field(default_factory=lambda: time.time() * 1000)
+    note: str = ""
 
     def __str__(self) -> str:
-        return f"{'ok' if self.ok else 'failed'}: {self.detail}"
+        note = f" ({self.note})" if self.note else ""
+        return f"{'ok' if self.ok else 'failed'}: {self.detail}{note}"
 
 
 class ActionReplay:
@@ -290,22 +308,25 @@ class ActionReplay:
             return ReplayResult(event.stepId, False, f"refused: {plan.refused}")
         acting = self.mode is AttendeeMode.FOLLOW and isinstance(event, DoIt)
         since = self.guard.mark()
-        confirmed = False
+        # A yes covers what the question named: the steps whose own target or path reads
+        # destructive. Every other step's element is still checked, and asked about alone.
+        confirmed: frozenset[int] = frozenset()
         if acting and (reason := confirmation_reason(self.confirm_policy, plan)):
-            if not await self._ask(plan, reason):
-                return ReplayResult(event.stepId, False, f"not confirmed by the attendee: {reason}")
-            confirmed = True
+            steps = "; ".join(str(step) for step in plan.steps)
+            if not await self._ask(f"The presenter's Do it would {steps}: {reason}."):
+                return ReplayResult(event.stepId, False, NOT_CONFIRMED, note=reason)
+            confirmed = confirmed_by_plan(self.confirm_policy, plan)
         locate_ms = act_ms = 0.0
         details = []
-        failure = ""
+        failure = note = ""
         stamp: str | None = shown.stamp  # checked by the first step, before it does anything
-        for step in plan.steps:
+        for index, step in enumerate(plan.steps):
             try:
-                located, acted, confirmed = await self._run_step(plan, step, confirmed, stamp)
+                located, acted = await self._run_step(plan, index, index in confirmed, stamp)
                 stamp = None
             except StepFailed as exc:
-                logger.info("[ActionReplay] %s failed: %s", step, exc)
-                failure = f"{step}: {exc}"
+                logger.info("[ActionReplay] %s failed: %s %s", step, exc, exc.note)
+                failure, note = f"{step}: {exc}", exc.note
                 break
             except TimeoutError:
                 return await self._overran(event, str(step))
@@ -315,13 +336,13 @@ class ActionReplay:
         if acting:
             try:
                 async with asyncio.timeout(self.overrun_seconds * 2):
-                    undone = await self.guard.settle(since, self.config.action_timeout)
+                    undone, where = await self.guard.settle(since, self.config.action_timeout)
             except TimeoutError:
                 return await self._overran(event, "returning to this Grafana")
             if undone and not failure:
-                failure = undone
+                failure, note = undone, where
         if failure:
-            return ReplayResult(event.stepId, False, failure, locate_ms, act_ms)
+            return ReplayResult(event.stepId, False, failure, locate_ms, act_ms, note=note)
         return ReplayResult(event.stepId, True, "; ".join(details), locate_ms, act_ms)
 
     async def _overran(self, event: StepEvent, what: str) -> ReplayResult:
@@ -335,27 +356,28 @@ class ActionReplay:
             event.stepId, False, f"{what} took over {limit:g} s; the page was closed and reopened"
         )
 
-    async def _ask(self, plan: ReplayPlan, reason: str) -> bool:
+    async def _ask(self, question: str) -> bool:
         if self._confirm is None:
-            logger.warning("[ActionReplay] Nobody to confirm %s (%s): not done", plan, reason)
+            logger.warning("[ActionReplay] Nobody to confirm: %s Not done.", question)
             return False
-        steps = "; ".join(str(step) for step in plan.steps)
-        return await self._confirm(f"The presenter's Do it would {steps}: {reason}.")
+        return await self._confirm(question)
 
     async def _run_step(
-        self, plan: ReplayPlan, step: ReplayStep, confirmed: bool, stamp: str | None
-    ) -> tuple[float, float, bool]:
-        """One step within the overrun limit; a destructive-looking target asks first (the
-        attendee's thinking time is outside the limit). Returns timings and whether the
-        attendee has said yes to this event."""
+        self, plan: ReplayPlan, index: int, confirmed: bool, stamp: str | None
+    ) -> tuple[float, float]:
+        """One step within the overrun limit. An element that reads destructive asks first
+        (the attendee's thinking time is outside the limit), for this step alone: a yes to
+        one step of a multistep is no yes to the next."""
+        step = plan.steps[index]
         try:
             async with asyncio.timeout(self.overrun_seconds):
-                return (*await self._run(step, confirmed=confirmed, stamp=stamp), confirmed)
+                return await self._run(step, confirmed=confirmed, stamp=stamp)
         except NeedsConfirmation as exc:
-            if not await self._ask(plan, str(exc)):
-                raise StepFailed(f"not confirmed by the attendee: {exc}") from None
+            where = f" (step {index + 1} of {len(plan.steps)})" if len(plan.steps) > 1 else ""
+            if not await self._ask(f"The presenter's Do it would {step}{where}: {exc}."):
+                raise StepFailed(NOT_CONFIRMED, note=str(exc)) from None
         async with asyncio.timeout(self.overrun_seconds):
-            return (*await self._run(step, confirmed=True, stamp=None), True)
+            return await self._run(step, confirmed=True, stamp=None)
 
     async def _run(
         self, step: ReplayStep, *, confirmed: bool, stamp: str | None
@@ -504,7 +526,8 @@ class ActionReplay:
         for key, what in (("href", "links"), ("form", "submits a form")):
             url = hit.get(key)
             if isinstance(url, str) and url and origin_of(url) != self.origin:
-                raise StepFailed(f"the target {what} off this Grafana ({origin_of(url)})")
+                # Where it leads is the page's: the attendee sees it, the presenter does not.
+                raise StepFailed(f"the target {what} off this Grafana", note=origin_of(url))
         if hit.get("newTab"):
             raise StepFailed("the target opens a new tab or window")
         if not hit["ok"]:

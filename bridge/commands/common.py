@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bridge.config import Config, default_config_file, load_config
+from bridge.errors import BridgeError
 
 if TYPE_CHECKING:
     from bridge.grafana.login import GrafanaLogin
@@ -52,14 +53,46 @@ def add_client_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--key", help="signaling server key (default pathfinder)")
 
 
-def add_browser_flags(parser: argparse.ArgumentParser) -> None:
+def add_browser_flags(parser: argparse.ArgumentParser, *, login: bool = True) -> None:
     parser.add_argument("--headless", action="store_true", help="no browser window")
     parser.add_argument(
         "--remote-debugging-port",
         type=int,
         metavar="N",
-        help="expose the browser on 127.0.0.1:N for other tools",
+        help="expose the browser on 127.0.0.1:N for other tools. Any process on this machine, "
+        "of any user, can then drive it and read what it holds: its Grafana login (cookies, "
+        "a service-account token)"
+        + (
+            "; so it is refused with --token, GRAFANA_TOKEN, --storage-state or a password "
+            "unless --allow-remote-debugging-with-login"
+            if login
+            else ""
+        ),
     )
+    if login:
+        parser.add_argument(
+            "--allow-remote-debugging-with-login",
+            action="store_true",
+            help="use --remote-debugging-port with a Grafana login anyway (every local user "
+            "is trusted with that login)",
+        )
+
+
+def check_remote_debugging(args: argparse.Namespace, login: GrafanaLogin) -> None:
+    """Refuse to expose a signed-in browser to every local process, unless told to."""
+    from bridge.grafana.login import LoginKind
+
+    if (
+        getattr(args, "remote_debugging_port", None)
+        and login.kind is not LoginKind.NONE
+        and not getattr(args, "allow_remote_debugging_with_login", False)
+    ):
+        raise BridgeError(
+            f"--remote-debugging-port would give every process on this machine, of any user, "
+            f"this browser and its Grafana login ({login.describe()}): a DevTools client reads "
+            "the cookies and the token. Drop --remote-debugging-port, or add "
+            "--allow-remote-debugging-with-login if every local user may use that login"
+        )
 
 
 def add_login_flags(parser: argparse.ArgumentParser, *, password: bool) -> None:

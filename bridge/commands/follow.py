@@ -22,6 +22,7 @@ from bridge.commands.common import (
     add_common_flags,
     add_login_flags,
     check_grafana_login,
+    check_remote_debugging,
     client_overrides,
     grafana_login,
     load,
@@ -193,6 +194,7 @@ async def follow_in_browser(config: Config, args: argparse.Namespace) -> int:
     code = JoinCode.parse(args.code)
     grafana = grafana_for_attendee(args.grafana, args.code)
     login = grafana_login(args, password=False)
+    check_remote_debugging(args, login)
     headless = wants_headless(config.browser, args.headless)
     await check_grafana_login(grafana, login, headless=headless)
     endpoint = SignalingEndpoint.parse(config.client.server_url, config.client.key)

@@ -52,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help="seconds to wait for the sign-in (default 300)",
     )
-    add_browser_flags(parser)
+    add_browser_flags(parser, login=False)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -22,6 +22,7 @@ from bridge.commands.common import (
     add_common_flags,
     add_login_flags,
     check_grafana_login,
+    check_remote_debugging,
     client_overrides,
     grafana_login,
     load,
@@ -30,13 +31,18 @@ from bridge.commands.common import (
 )
 from bridge.commands.terminal import (
     NoticePrinter,
+    kick,
+    kick_target,
     live_view,
     say,
     show_signaling_state,
+    show_warning,
     stdin_lines,
+    typed_commands,
 )
 from bridge.config import Config
 from bridge.errors import BridgeError, ProtocolError
+from bridge.printable import printable
 from bridge.protocol.events import AttendeeMode, SessionEvent, parse_event
 
 if TYPE_CHECKING:
@@ -54,7 +60,8 @@ HELP = "run a Live Session as the presenter and print its join code"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Present a Live Session. With --no-browser, session events are read as JSON "
-        "lines from standard input and broadcast to every attendee."
+        "lines from standard input and broadcast to every attendee. While it runs, type "
+        "`kick NAME` (a name or peer id from the attendee table) to send an attendee away."
     )
     add_common_flags(parser)
     add_client_flags(parser)
@@ -226,6 +233,7 @@ def presenter_from(
         on_notice=on_notice,
         identity=identity_of(args),
         on_id_taken=show_signaling_state,
+        on_warning=show_warning,
     )
     return endpoint, presenter
 
@@ -308,13 +316,17 @@ async def present(config: Config, args: argparse.Namespace) -> int:
             number += 1
             if not line.strip():
                 continue
+            who = kick_target(line)
+            if who is not None:
+                kick(presenter, who)
+                continue
             try:
                 event = parse_input_line(line)
             except ProtocolError as exc:
                 print(f"pathfinder-bridge: ignored input line {number}: {exc}", file=sys.stderr)
                 continue
             sent = broadcast(presenter, event, recorder)
-            say(f"> {event} (to {sent} attendee{'s' if sent != 1 else ''})")
+            say(f"> {printable(str(event), 400)} (to {sent} attendee{'s' if sent != 1 else ''})")
     finally:
         view.cancel()
         await asyncio.gather(view, return_exceptions=True)
@@ -332,6 +344,7 @@ async def present_in_browser(config: Config, args: argparse.Namespace) -> int:
     from bridge.protocol.events import Navigation
 
     login = grafana_login(args, password=True)
+    check_remote_debugging(args, login)
     headless = wants_headless(config.browser, args.headless)
     await check_grafana_login(args.grafana, login, headless=headless)
     later = _Notices()
@@ -339,12 +352,13 @@ async def present_in_browser(config: Config, args: argparse.Namespace) -> int:
     recorder: SessionRecorder | None = None
 
     def on_step(step: CapturedStep) -> None:
+        # The step is the docs panel's: its guide's author wrote it.
         sent = broadcast(presenter, step.event, recorder)
-        say(f"> {step.event} (to {sent} attendee{'s' if sent != 1 else ''})")
+        say(f"> {printable(str(step.event), 400)} (to {sent} attendee{'s' if sent != 1 else ''})")
 
     def on_guide(url: str, step_number: int) -> None:
         broadcast(presenter, Navigation(tutorialUrl=url, stepNumber=step_number), recorder)
-        say(f"> guide {url}")
+        say(f"> guide {printable(url)}")
 
     capture = ActionCapture(
         config.browser,
@@ -375,7 +389,14 @@ async def present_in_browser(config: Config, args: argparse.Namespace) -> int:
             f"Session {code.id} on {endpoint}; click Show me / Do it in the Grafana tab. "
             "Ctrl-C ends the session."
         )
-        await live_view(presenter, args.status_interval)
+        commands = asyncio.create_task(
+            typed_commands(presenter, stdin_lines(asyncio.get_running_loop())), name="commands"
+        )
+        try:
+            await live_view(presenter, args.status_interval)
+        finally:
+            commands.cancel()
+            await asyncio.gather(commands, return_exceptions=True)
     finally:
         await asyncio.shield(presenter.stop("The presenter ended the session"))
         await asyncio.shield(capture.close())
@@ -397,13 +418,14 @@ async def present_recording(config: Config, args: argparse.Namespace, recording:
 
     async def next_step(index: int, planned: PlannedEvent) -> bool:
         assert lines is not None
-        say(f"Enter plays event {index + 1}/{len(plan)}: {planned.label}")
+        say(f"Enter plays event {index + 1}/{len(plan)}: {printable(planned.label, 400)}")
         return await lines.get() is not None
 
     def on_played(index: int, planned: PlannedEvent, sent: int) -> None:
         if recorder is not None:
             recorder.event(presenter.session.stamp(planned.event, now_ms()))
-        say(f"> {planned.label} (to {sent} attendee{'s' if sent != 1 else ''})")
+        # A recording is a file anyone may have written: its text is escaped like a peer's.
+        say(f"> {printable(planned.label, 400)} (to {sent} attendee{'s' if sent != 1 else ''})")
 
     player = RecordingPlayer(
         presenter,

@@ -29,6 +29,7 @@ from bridge.commands.common import (
 )
 from bridge.config import Config
 from bridge.errors import BridgeError
+from bridge.printable import printable
 
 if TYPE_CHECKING:
     from bridge.protocol.joincode import JoinCode
@@ -239,10 +240,11 @@ def print_summary(summary: SwarmSummary, out: Any) -> None:
             f"Replays in Chromium ({s.browsers} attendees): {s.replays_ok} ok, "
             f"{s.replays_failed} failed"
         )
+    # Reasons and event summaries carry the presenter's text (a step id, a session_end reason).
     for name, reason in summary.failures[:10]:
-        lines.append(f"  {name} failed to join: {reason}")
+        lines.append(f"  {printable(name, 40)} failed to join: {printable(reason, 300)}")
     for missed in summary.missed[:10]:
-        lines.append(f"  {missed.attendee} missed {missed.summary}")
+        lines.append(f"  {printable(missed.attendee, 40)} missed {printable(missed.summary, 300)}")
     for line in lines:
         print(line, file=out, flush=True)
 

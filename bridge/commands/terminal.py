@@ -187,6 +187,38 @@ def show_signaling_state(session_id: str, taken: bool) -> None:
         say(f"Session id {session_id} is ours again on the signaling server; attendees can join.")
 
 
+def show_warning(text: str) -> None:
+    """Something the presenter must act on (its text holds no peer's text)."""
+    say(f"!! {text}")
+
+
+def kick_target(line: str) -> str | None:
+    """`kick NAME` (a name or a peer id, as the attendee table shows it): NAME, else None."""
+    command, _, who = line.strip().partition(" ")
+    return who.strip() or None if command == "kick" else None
+
+
+def kick(presenter: LivePresenter, who: str) -> None:
+    """Send away the attendees named `who` and say what happened."""
+    peers = presenter.kick(who)
+    name = printable(who, 40)
+    if not peers:
+        say(f"kick: nobody named {name}")
+        return
+    ids = ", ".join(printable(p, 40) for p in sorted(peers))
+    say(f"Sent away {name} (peer id {ids}); it cannot connect again to this session")
+
+
+async def typed_commands(presenter: LivePresenter, lines: asyncio.Queue[str | None]) -> None:
+    """What the presenter types while the session runs: `kick NAME`."""
+    while (line := await lines.get()) is not None:
+        who = kick_target(line)
+        if who is not None:
+            kick(presenter, who)
+        elif line.strip():
+            print("pathfinder-bridge: type `kick NAME` to send an attendee away", file=sys.stderr)
+
+
 def attendee_table(presenter: LivePresenter) -> str:
     """The live view: every joined attendee with mode, state, latency and last replay result."""
     rows = presenter.attendees

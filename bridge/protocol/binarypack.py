@@ -266,12 +266,33 @@ class _Partial:
 
 
 @dataclass
+class PartialBudget:
+    """Bytes of chunked messages not yet whole, for every connection that shares it (a
+    process's): a peer that sends first chunks and never the rest holds only this much."""
+
+    limit: int
+    used: int = 0
+
+    def take(self, size: int) -> bool:
+        if self.used + size > self.limit:
+            return False
+        self.used += size
+        return True
+
+    def give(self, size: int) -> None:
+        self.used = max(0, self.used - size)
+
+
+@dataclass
 class Reassembler:
-    """Joins chunks back into packed messages, with limits so a peer cannot exhaust memory."""
+    """Joins chunks back into packed messages, with limits so a peer cannot exhaust memory:
+    the size of a message, how many may be in flight at once, how long one may wait for its
+    other chunks, and the bytes in flight of every connection sharing `budget`."""
 
     max_message_bytes: int = 4 * 2**20
     max_partial_messages: int = 8
     stale_after: float = 30.0
+    budget: PartialBudget | None = None
     _partials: dict[int, _Partial] = field(default_factory=dict)
 
     def feed(self, message: Mapping[str, Any], now: float) -> bytes | None:
@@ -289,6 +310,9 @@ class Reassembler:
             raise ProtocolError("chunk with a bad index or total")
         if not isinstance(data, bytes):
             raise ProtocolError("chunk data must be binary")
+        if len(data) > CHUNK_MTU:
+            # PeerJS cuts chunks of CHUNK_MTU bytes; a larger one is no chunk of theirs.
+            raise ProtocolError(f"chunk of {len(data)} bytes, over {CHUNK_MTU}")
         if total * CHUNK_MTU > self.max_message_bytes + CHUNK_MTU:
             raise ProtocolError(f"chunked message of {total} chunks exceeds the size limit")
         partial = self._partials.get(message_id)
@@ -297,26 +321,41 @@ class Reassembler:
                 raise ProtocolError("too many chunked messages in flight")
             partial = self._partials[message_id] = _Partial(total, now)
         if partial.total != total:
-            del self._partials[message_id]
+            self._drop(message_id)
             raise ProtocolError("chunks of one message disagree on the total")
         if n in partial.parts:
             return None  # a repeat changes nothing
+        if partial.size + len(data) > self.max_message_bytes:
+            self._drop(message_id)
+            raise ProtocolError("chunked message exceeds the size limit")
+        if self.budget is not None and not self.budget.take(len(data)):
+            self._drop(message_id)
+            raise ProtocolError("too many bytes of chunked messages in flight (all connections)")
         partial.parts[n] = data
         partial.size += len(data)
-        if partial.size > self.max_message_bytes:
-            del self._partials[message_id]
-            raise ProtocolError("chunked message exceeds the size limit")
         if len(partial.parts) < total:
             return None
-        del self._partials[message_id]
+        self._drop(message_id)
         return b"".join(partial.parts[i] for i in range(total))
 
     def prune(self, now: float) -> int:
-        """Drop partial messages older than `stale_after`; return how many were dropped."""
+        """Drop partial messages older than `stale_after`; return how many were dropped. The
+        owner of the connection calls it on its ticks too, so a partial goes even when no
+        other chunk ever comes."""
         stale = [key for key, p in self._partials.items() if now - p.started > self.stale_after]
         for key in stale:
-            del self._partials[key]
+            self._drop(key)
         return len(stale)
+
+    def clear(self) -> None:
+        """Drop every partial message (the connection closed)."""
+        for key in list(self._partials):
+            self._drop(key)
+
+    def _drop(self, message_id: int) -> None:
+        partial = self._partials.pop(message_id, None)
+        if partial is not None and self.budget is not None:
+            self.budget.give(partial.size)
 
     @property
     def in_flight(self) -> int:

@@ -9,6 +9,7 @@ are omitted); `to_wire()` always emits the full form with Pathfinder's field nam
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
@@ -25,6 +26,17 @@ class EventLimits:
 
 
 DEFAULT_LIMITS = EventLimits()
+
+#: Numbers on the wire come from JavaScript: integers beyond 2^53 are not exact there, and a
+#: BinaryPack double of 1e308 reads as a 309-digit integer here. Epoch milliseconds (event
+#: timestamps, heartbeats' sentAt) must fall before the year 2286; Pathfinder sends
+#: Date.now(), and 0 or nothing where it has none.
+MAX_SAFE_INTEGER = 2**53 - 1
+MAX_EPOCH_MS = 10**13
+
+#: A step id shown as it is; any other is quoted (Python's repr: controls escaped), so that a
+#: presenter's step id cannot pass for more of the line in `str(event)`.
+_PLAIN_STEP_ID = re.compile(r"[A-Za-z0-9_.:/-]{1,200}")
 
 
 class TargetAction(enum.StrEnum):
@@ -75,15 +87,33 @@ class _Fields:
     def optional_text(self, key: str, *, limit: int | None = None) -> str | None:
         return None if self.data.get(key) is None else self.text(key, limit=limit)
 
-    def number(self, key: str, *, default: float | None = None) -> float:
+    def number(
+        self,
+        key: str,
+        *,
+        default: float | None = None,
+        low: float = -MAX_SAFE_INTEGER,
+        high: float = MAX_SAFE_INTEGER,
+    ) -> float:
+        """A finite number in low..high."""
         value = self.data.get(key)
         if value is None and default is not None:
             return default
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.fail(key, "expected a number")
+        if not low <= value <= high:  # NaN fails this too; a huge int is never made a float
+            raise self.fail(key, f"out of range ({low:g}..{high:g})")
         return float(value)
 
-    def integer(self, key: str, *, default: int | None = None) -> int:
+    def integer(
+        self,
+        key: str,
+        *,
+        default: int | None = None,
+        low: int = -MAX_SAFE_INTEGER,
+        high: int = MAX_SAFE_INTEGER,
+    ) -> int:
+        """An integer in low..high (a float with no fraction counts)."""
         value = self.data.get(key)
         if value is None and default is not None:
             return default
@@ -91,10 +121,12 @@ class _Fields:
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.fail(key, "expected an integer")
+        if not low <= value <= high:
+            raise self.fail(key, f"out of range ({low}..{high})")
         return value
 
-    def optional_integer(self, key: str) -> int | None:
-        return None if self.data.get(key) is None else self.integer(key)
+    def optional_integer(self, key: str, *, low: int = -MAX_SAFE_INTEGER) -> int | None:
+        return None if self.data.get(key) is None else self.integer(key, low=low)
 
     def flag(self, key: str) -> bool:
         value = self.data.get(key)
@@ -288,7 +320,8 @@ class StepEvent(SessionEvent):
 
     def __str__(self) -> str:
         action = self.action
-        return f"{self.TYPE} {action.targetAction.value} {action.refTarget!r} (step {self.stepId})"
+        step = self.stepId if _PLAIN_STEP_ID.fullmatch(self.stepId) else repr(self.stepId)
+        return f"{self.TYPE} {action.targetAction.value} {action.refTarget!r} (step {step})"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -494,7 +527,7 @@ class Heartbeat(SessionEvent):
 
     @classmethod
     def parse_body(cls, fields: _Fields) -> dict[str, Any]:
-        return {"sentAt": fields.number("sentAt")}
+        return {"sentAt": fields.number("sentAt", low=0, high=MAX_EPOCH_MS)}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -617,9 +650,9 @@ def parse_message(data: Any, limits: EventLimits = DEFAULT_LIMITS) -> Message:
         raise ProtocolError(f"unknown session event type {kind[:40]!r}")
     base: dict[str, Any] = {
         "sessionId": fields.text("sessionId", default="", limit=200),
-        "timestamp": fields.integer("timestamp", default=0),
+        "timestamp": fields.integer("timestamp", default=0, low=0, high=MAX_EPOCH_MS),
         "senderId": fields.text("senderId", default="", limit=200),
-        "seq": fields.optional_integer("seq"),
+        "seq": fields.optional_integer("seq", low=0),
     }
     return cls(**base, **cls.parse_body(fields))
 

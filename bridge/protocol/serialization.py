@@ -59,11 +59,19 @@ class ConnectionCodec:
     max_message_bytes: int = 4 * 2**20
     max_depth: int = binarypack.MAX_DEPTH
     max_items: int = binarypack.MAX_ITEMS
+    #: Chunked messages that may be in flight at once, and how long one waits for the rest.
+    max_partial_messages: int = 8
+    partial_stale_after: float = 30.0
+    #: Bytes of chunked messages in flight, shared with other connections (None: no budget).
+    partial_budget: binarypack.PartialBudget | None = None
     _next_chunk_id: int = 1
     _reassembler: binarypack.Reassembler = field(default_factory=binarypack.Reassembler)
 
     def __post_init__(self) -> None:
         self._reassembler.max_message_bytes = self.max_message_bytes
+        self._reassembler.max_partial_messages = self.max_partial_messages
+        self._reassembler.stale_after = self.partial_stale_after
+        self._reassembler.budget = self.partial_budget
 
     def encode(self, value: Any) -> list[bytes | str]:
         """Frames to send for one message, in order."""
@@ -84,6 +92,14 @@ class ConnectionCodec:
 
     def encode_close(self) -> list[bytes | str]:
         return self.encode(CLOSE_MESSAGE)
+
+    def prune(self, now: float) -> None:
+        """Drop chunked messages that waited too long for their other chunks."""
+        self._reassembler.prune(now)
+
+    def clear(self) -> None:
+        """Drop every chunked message in flight (the connection closed)."""
+        self._reassembler.clear()
 
     def decode(self, frame: bytes | str, now: float) -> Any:
         """One frame in: the message, PARTIAL while chunks are missing, or CLOSE."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bridge.protocol.events import Navigation, SessionEvent, StepEvent
+from bridge.protocol.events import MAX_EPOCH_MS, Navigation, SessionEvent, StepEvent
 from bridge.report.model import Outcome, ReportBuilder, event_key
 
 if TYPE_CHECKING:
@@ -55,7 +55,9 @@ class AttendeeLog:
             path = await self.snapshots.take(f"{event.TYPE}-{event.stepId}")
             if path is not None and self.report_folder is not None:
                 shot = path.relative_to(self.report_folder).as_posix()
-        latency = result.finished_at_ms - event.timestamp if event.timestamp else None
+        # The presenter's timestamp: the parser bounds it, and a report never trusts it more.
+        stamped = 0 < event.timestamp <= MAX_EPOCH_MS
+        latency = result.finished_at_ms - event.timestamp if stamped else None
         self.builder.result(
             self.name,
             event_key(event),

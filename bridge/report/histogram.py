@@ -7,6 +7,14 @@ from dataclasses import dataclass
 
 WIDTH, HEIGHT = 640, 220
 MARGIN_LEFT, MARGIN_BOTTOM, MARGIN_TOP = 48, 36, 12
+#: Latencies are drawn up to this (about 31 years in ms); a larger one is someone's clock or
+#: someone's lie, and must not cost the report (a timestamp of -1e308 once did).
+MAX_VALUE = 1e12
+
+
+def drawable(values: list[float]) -> list[float]:
+    """The values a histogram can draw: finite ones, capped at MAX_VALUE."""
+    return [min(value, MAX_VALUE) for value in values if math.isfinite(value)]
 
 
 @dataclass(frozen=True)
@@ -18,6 +26,7 @@ class Bin:
 
 def bins(values: list[float], count: int = 20) -> list[Bin]:
     """`count` equal bins from 0 to a round number at or above the largest value."""
+    values = drawable(values)
     if not values:
         return []
     top = _round_up(max(values))
@@ -40,6 +49,7 @@ def _round_up(value: float) -> float:
 
 
 def histogram_svg(values: list[float], *, unit: str = "ms", count: int = 20) -> str:
+    values = drawable(values)
     if not values:
         return '<p class="empty">No latencies measured.</p>'
     table = bins(values, count)

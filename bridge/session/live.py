@@ -39,6 +39,8 @@ TICK = 0.5
 #: presenter (our server does so at once); an absent id expires only after the server's
 #: expire timeout (5 s by default, 1 s at the least in practice).
 BUSY_EXPIRE_WITHIN = 0.5
+#: Seconds between two warnings that the presenter refuses newcomers because it is full.
+FULL_WARNING_INTERVAL = 10.0
 
 #: The largest session message either side accepts, chunks joined. Live Sessions messages are
 #: small objects; the largest real Pathfinder event seen was 21 KB (a step with a long value,
@@ -54,6 +56,9 @@ PRESENTER_READS = ConnectionLimits(
     max_items=4096,
     frames_per_second=20.0,
     frame_burst=100.0,
+    # A session message's chunks come one after another: one in flight, for a few seconds.
+    max_partial_messages=1,
+    partial_stale_after=10.0,
 )
 #: What an attendee reads from its presenter: events at the pace of clicks, heartbeats, and a
 #: sync_state on (re)join; a message over 16,300 bytes is several frames.
@@ -63,6 +68,8 @@ ATTENDEE_READS = ConnectionLimits(
     max_items=4096,
     frames_per_second=100.0,
     frame_burst=400.0,
+    max_partial_messages=1,
+    partial_stale_after=10.0,
 )
 
 
@@ -118,13 +125,18 @@ class LivePresenter:
         session_id: str | None = None,
         identity: PresenterIdentity | None = None,
         on_id_taken: Callable[[str, bool], None] | None = None,
+        on_warning: Callable[[str], None] | None = None,
     ) -> None:
         """`on_id_taken(session_id, taken)`: another peer holds our session id on the signaling
-        server (True; we keep trying to get it back), or it is ours again (False)."""
+        server (True; we keep trying to get it back), or it is ours again (False).
+        `on_warning(text)`: something the presenter must know (newcomers refused)."""
         self._client = client
         self._endpoint = endpoint
         self._on_notice = on_notice or (lambda notice: None)
         self._on_id_taken = on_id_taken or (lambda session_id, taken: None)
+        self._on_warning = on_warning or (lambda text: None)
+        self._refused_since_warning = 0
+        self._last_full_warning = -FULL_WARNING_INTERVAL
         self.id_taken = False
         self._identity = identity
         self._requested_id = identity.session_id if identity else session_id
@@ -158,6 +170,8 @@ class LivePresenter:
             peer.on_signaling_state = lambda state, sid=session_id: self._signaling_state(
                 sid, state
             )
+            peer.make_room = lambda src: self.session.room_for(src, time.monotonic())
+            peer.on_full = self._full
             try:
                 await peer.open()
             except IdTakenError:
@@ -196,6 +210,39 @@ class LivePresenter:
     def attendees(self) -> list[pres.Attendee]:
         return self.session.joined
 
+    def kick(self, who: str) -> set[str]:
+        """Send away the attendees named `who` (name or peer id), and refuse their peer ids
+        from now on; returns those peer ids."""
+        outputs, peers = self.session.kick(who)
+        self._perform(outputs)
+        if self.peer is not None:
+            for peer_id in peers:
+                self.peer.disconnect_peer(peer_id)
+        return peers
+
+    def _full(self, src: str) -> None:
+        """Every connection is a live attendee's and a newcomer was refused: say so, at most
+        every FULL_WARNING_INTERVAL seconds."""
+        self._refused_since_warning += 1
+        now = time.monotonic()
+        if now - self._last_full_warning < FULL_WARNING_INTERVAL:
+            return
+        connections, joined, peers = self.session.capacity()
+        self._on_warning(
+            f"Refusing newcomers: all {connections} connections are taken ({joined} attendees "
+            f"from {peers} peer ids); {self._refused_since_warning} refused since the last "
+            "warning. If some are not real attendees, `kick NAME` sends one away."
+        )
+        logger.warning(
+            "[SessionManager] Full: %d connections, %d joined from %d peers; refused %s",
+            connections,
+            joined,
+            peers,
+            src,
+        )
+        self._last_full_warning = now
+        self._refused_since_warning = 0
+
     def _signaling_state(self, session_id: str, state: SignalingState) -> None:
         if state is SignalingState.TAKEN and not self.id_taken:
             self.id_taken = True
@@ -233,7 +280,10 @@ class LivePresenter:
 
     async def _tick_forever(self) -> None:
         while True:
-            self._perform(self.session.tick(time.monotonic(), now_ms()))
+            now = time.monotonic()
+            self._perform(self.session.tick(now, now_ms()))
+            for connection in self._connections.values():
+                connection.prune(now)
             memory.heap.release_if_due()
             await asyncio.sleep(TICK)
 
@@ -462,7 +512,10 @@ class LiveAttendee:
     async def _tick_forever(self) -> None:
         while True:
             await asyncio.sleep(TICK / 5)
-            self._perform(self.session.tick(time.monotonic(), now_ms()))
+            now = time.monotonic()
+            self._perform(self.session.tick(now, now_ms()))
+            if self.connection is not None:
+                self.connection.prune(now)
             memory.heap.release_if_due()
 
     def _finish(self, reason: str) -> None:

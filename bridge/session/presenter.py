@@ -4,7 +4,10 @@ Connections are opaque ids. Every method takes the time (`now`, monotonic second
 deadlines; `now_ms`, epoch milliseconds, for event timestamps) and returns what to do:
 `SendTo` a connection, `Disconnect` it, or a `Notice` for the user's screen. Rules follow
 Pathfinder 2.16: answer one challenge per connection, add attendees on attendee_join and
-answer with session_start, heartbeat every 5 s, close connections that never join.
+answer with session_start, heartbeat every 5 s, close connections that never join. As
+Pathfinder keys attendees by peer id, a peer id has one joined connection: a new join from it
+replaces the old one. When the transport is full, `room_for` names a connection that may go
+(one that never joined, or a silent one); `kick` sends a peer away.
 
 Challenges are where a session can be stolen (a peer holding our id relays its victims' nonces
 to us), so they are answered only during a connection's handshake (before attendee_join,
@@ -286,6 +289,14 @@ class PresenterSession:
             # rename the attendee). A rejoin comes on a new connection.
             logger.debug("[SessionManager] Ignored a repeated attendee_join")
             return []
+        outputs: list[Output] = []
+        for other in self.joined:
+            if other.peer_id == attendee.peer_id and other.conn != attendee.conn:
+                # One joined connection per peer id (Pathfinder keys attendees by it): a
+                # rejoin replaces the old connection, and a peer cannot hold many places.
+                del self.attendees[other.conn]
+                outputs.append(Notice(NoticeKind.LEFT, other, "replaced by a new connection"))
+                outputs.append(Disconnect(other.conn, "replaced by a new connection"))
         attendee.name, attendee.mode = join.name, join.mode
         attendee.state = AttendeeConnection.CONNECTED
         attendee.joined_at_ms = now_ms
@@ -294,7 +305,7 @@ class PresenterSession:
             config=SessionConfig(self.name, self.tutorial_url, self.default_mode),
             **self._base(now_ms),
         )
-        outputs: list[Output] = [SendTo(attendee.conn, start.to_wire())]
+        outputs.append(SendTo(attendee.conn, start.to_wire()))
         if self.step_number or self.tutorial_url or self.last_step:
             # A late joiner, or a rejoin, gets the current guide, step, mode and the last
             # highlight at once; the attendee skips what it has already replayed (seq).
@@ -338,6 +349,46 @@ class PresenterSession:
             return [Notice(NoticeKind.LEFT, attendee, "left"), Disconnect(attendee.conn, "left")]
         logger.debug("[SessionManager] Ignored %s from an attendee", event.TYPE)
         return []
+
+    # -- room and removal ----------
+
+    def room_for(self, peer_id: str, now: float) -> str | None:
+        """The connection that may go so that a new one from `peer_id` fits, when every
+        place is taken: an extra connection of a peer that never joined on it, else one that
+        has not joined within the handshake window, else the longest-silent attendee that
+        stopped answering heartbeats. None: every place is a live attendee's."""
+        pending = [a for a in self.attendees.values() if a.joined_at_ms is None]
+        by_peer: dict[str, int] = {}
+        for attendee in self.attendees.values():
+            by_peer[attendee.peer_id] = by_peer.get(attendee.peer_id, 0) + 1
+        extra = [a for a in pending if by_peer[a.peer_id] > 1]
+        if extra:
+            return min(extra, key=lambda a: a.opened_at).conn
+        window = self.challenge_limits.window
+        stale = [a for a in pending if now - a.opened_at >= window]
+        if stale:
+            return min(stale, key=lambda a: a.opened_at).conn
+        silent = [a for a in self.joined if a.state is AttendeeConnection.DISCONNECTED]
+        if silent:
+            return min(silent, key=lambda a: a.last_seen).conn
+        return None
+
+    def kick(self, who: str) -> tuple[list[Output], set[str]]:
+        """Send away every connection of the attendees named `who` (their name, or peer id);
+        returns what to do and their peer ids (to refuse from now on)."""
+        doomed = [a for a in self.attendees.values() if who in (a.name, a.peer_id)]
+        outputs: list[Output] = []
+        for attendee in doomed:
+            del self.attendees[attendee.conn]
+            if attendee.joined_at_ms is not None:
+                outputs.append(Notice(NoticeKind.LEFT, attendee, "sent away by the presenter"))
+            outputs.append(Disconnect(attendee.conn, "sent away by the presenter"))
+        return outputs, {a.peer_id for a in doomed}
+
+    def capacity(self) -> tuple[int, int, int]:
+        """Connections, joined attendees, and distinct peer ids among the joined."""
+        joined = self.joined
+        return len(self.attendees), len(joined), len({a.peer_id for a in joined})
 
     # -- outgoing ----------
 

@@ -400,7 +400,10 @@ class Cluster:
 
     def _release_call(self, release: Release) -> _Call:
         return _Call(
-            "release", [release.id, release.owner, release.grace_ms], _ignore, _ignore_failure
+            "release",
+            [release.id, release.owner, release.grace_ms, release.max_away],
+            _ignore,
+            _ignore_failure,
         )
 
     async def _write_forever(self) -> None:

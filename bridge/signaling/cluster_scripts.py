@@ -7,8 +7,9 @@ whose TTL is its lease: `alive_timeout + reservation_grace` while an instance ho
 instance renews it), `reservation_grace` once its owner left. The owner is
 `{incarnation}/{conn}`: one socket of one run of one instance, so nothing a dead instance
 said can be mistaken for a live one. Sorted sets with lapse times as scores count what the
-caps and the figures need: `res` (every id held or reserved), `ip:{ip}` (per address),
-`held` (connected peers), `inst` (live instances). Queues for absent peers are lists
+caps and the figures need: `res` (every id held or reserved), `ip:{ip}` (per address
+range), `away:{ip}` (ids of the range kept for owners who left, oldest first), `held`
+(connected peers), `inst` (live instances). Queues for absent peers are lists
 `q:{dst}` of `type\\nsrc\\nsize\\nframe`, created at `qs[dst]`, with byte counters per sender
 (`qb`) and in all (`qtotal`). Instances hear each other on `ch:{incarnation}`.
 """
@@ -43,6 +44,7 @@ local reserved = 0
 if cur[1] then
   if cur[1] ~= digest then return {'taken'} end
   reserved = 1
+  redis.call('ZREM', P .. 'away:' .. (cur[3] or ''), id)
 else
   redis.call('ZREMRANGEBYSCORE', P .. 'res', '-inf', now)
   if redis.call('ZCARD', P .. 'res') >= max_total then return {'full'} end
@@ -79,12 +81,14 @@ return out
 """
 )
 
-#: ARGV: prefix, id, owner, grace ms (0: give the id up). Only the owner's socket may.
+#: ARGV: prefix, id, owner, grace ms (0: give the id up), most away ids per range (0: no
+#: cap). Only the owner's socket may. A kept id past the cap makes its range's oldest go.
 #: -> 1 when changed, 0 when the id is someone else's now.
 RELEASE = (
     _PRELUDE
     + """
 local id, owner, grace = ARGV[2], ARGV[3], tonumber(ARGV[4])
+local max_away = tonumber(ARGV[5] or '0')
 local key = P .. 'id:' .. id
 local cur = redis.call('HMGET', key, 'o', 'ip')
 if cur[1] ~= owner then return 0 end
@@ -95,6 +99,23 @@ if grace > 0 then
   redis.call('PEXPIRE', key, grace)
   redis.call('ZADD', P .. 'res', now + grace, id)
   redis.call('ZADD', P .. 'ip:' .. ip, now + grace, id)
+  local away = P .. 'away:' .. ip
+  redis.call('ZREMRANGEBYSCORE', away, '-inf', now)
+  -- Scored by lapse time, kept strictly increasing so that ties keep the order they went in.
+  local score = now + grace
+  local last = redis.call('ZREVRANGE', away, 0, 0, 'WITHSCORES')
+  if last[2] and tonumber(last[2]) >= score then score = tonumber(last[2]) + 1 end
+  redis.call('ZADD', away, score, id)
+  redis.call('PEXPIRE', away, grace)
+  while max_away > 0 and redis.call('ZCARD', away) > max_away do
+    local oldest = redis.call('ZPOPMIN', away)[1]
+    local okey = P .. 'id:' .. oldest
+    if redis.call('HGET', okey, 'o') == '' then
+      redis.call('DEL', okey)
+      redis.call('ZREM', P .. 'res', oldest)
+      redis.call('ZREM', P .. 'ip:' .. ip, oldest)
+    end
+  end
 else
   redis.call('DEL', key)
   redis.call('ZREM', P .. 'res', id)

@@ -28,11 +28,13 @@ from bridge.signaling.reservations import (
 
 @dataclass(frozen=True, slots=True)
 class Release:
-    """Socket `owner` no longer holds `id`: keep it for its token `grace_ms`, or free it (0)."""
+    """Socket `owner` no longer holds `id`: keep it for its token `grace_ms`, or free it (0).
+    A kept id past `max_away` away ids of its range makes the range's oldest one go."""
 
     id: str
     owner: str
     grace_ms: int
+    max_away: int = 0
 
 
 @dataclass
@@ -97,11 +99,13 @@ class SharedReservations:
     def get(self, id: str) -> Reservation | None:
         return None  # Redis answers claims; nothing is read here
 
-    def put(self, reservation: Reservation) -> None:
+    def put(self, reservation: Reservation, *, max_away_per_ip: int = 0) -> None:
         if reservation.held or reservation.conn is None:
             return  # a claim wrote it
         # Its owner left: the realm keeps it `reservation_grace`, which Redis counts itself.
-        self.outbox.append(Release(reservation.id, self.owner(reservation.conn), self._grace_ms))
+        self.outbox.append(
+            Release(reservation.id, self.owner(reservation.conn), self._grace_ms, max_away_per_ip)
+        )
         self._version += 1
 
     def remove(self, id: str, conn: int | None = None) -> None:

@@ -24,6 +24,7 @@ class RejectReason(enum.StrEnum):
     ID_TAKEN = "id_taken"
     CONCURRENT_LIMIT = "concurrent_limit"
     IP_LIMIT = "ip_limit"
+    REGISTRATION_RATE = "registration_rate"
     ORIGIN = "origin"
     FRAME_TOO_LARGE = "frame_too_large"
     BINARY_FRAME = "binary_frame"
@@ -31,6 +32,7 @@ class RejectReason(enum.StrEnum):
     RATE_LIMITED = "rate_limited"
     QUEUE_FULL = "queue_full"
     DESTINATION_BUSY = "destination_busy"
+    READ_BUFFERS_FULL = "read_buffers_full"
     CLUSTER_UNAVAILABLE = "cluster_unavailable"
 
 

@@ -34,6 +34,7 @@ from bridge.protocol.peerjs import (
 from bridge.ratelimit import TokenBucket
 from bridge.signaling.metrics import RejectReason, SignalingMetrics
 from bridge.signaling.payload import check_frame_structure, check_payload
+from bridge.signaling.ranges import address_range
 from bridge.signaling.reservations import (
     Claim,
     ClaimOutcome,
@@ -107,6 +108,12 @@ class Client:
     last_seen: float
     bucket: TokenBucket
     throttled: bool = False
+    #: The address range the per-address limits count this peer in.
+    range: str = ""
+    #: When this socket got its id, and whether the id was its token's before (a reconnect):
+    #: only an id held for `reservation_min_connected`, or already kept once, is kept again.
+    since: float = 0.0
+    proven: bool = False
 
 
 @dataclass(frozen=True)
@@ -158,7 +165,9 @@ class Realm:
         self.store: ReservationStore = store if store is not None else MemoryReservationStore()
         self._clients: dict[str, Client] = {}
         self._by_conn: dict[int, Client] = {}
+        #: Sockets per address range, and each range's bucket of new registrations.
         self._per_ip: dict[str, int] = {}
+        self._registrations: dict[str, TokenBucket] = {}
         self._queues: dict[str, MessageQueue] = {}
         self._queued_total = 0
         self._queued_bytes = 0
@@ -197,7 +206,7 @@ class Realm:
         For a store that answers at once (one process). A cluster asks its store in
         between: `admit`, then the store's claim, then `claimed`.
         """
-        admission = self.admit(conn, id=id, token=token, key=key, ip=ip)
+        admission = self.admit(conn, id=id, token=token, key=key, ip=ip, now=now)
         if not isinstance(admission, Claim):
             return admission
         limits = self.settings.limits
@@ -210,10 +219,18 @@ class Realm:
         return self.claimed(admission, outcome, now)
 
     def admit(
-        self, conn: int, *, id: str | None, token: str | None, key: str | None, ip: str
+        self,
+        conn: int,
+        *,
+        id: str | None,
+        token: str | None,
+        key: str | None,
+        ip: str,
+        now: float,
     ) -> Claim | list[Action]:
-        """The checks that need no store: parameters, key, this server's own socket limits.
-        Returns the claim to put to the store, or the refusal."""
+        """The checks that need no store: parameters, key, this server's own socket limits
+        and pace of new registrations, per address range. Returns the claim to put to the
+        store (for the client's range), or the refusal."""
         limits = self.settings.limits
         if not id or not token or not key:
             return self._refuse(conn, RejectReason.BAD_PARAMETERS, ErrorText.INVALID_WS_PARAMETERS)
@@ -223,15 +240,27 @@ class Realm:
             return self._refuse(conn, RejectReason.BAD_ID, ErrorText.INVALID_ID)
         if not is_valid_token(token, limits.max_token_length):
             return self._refuse(conn, RejectReason.BAD_TOKEN, ErrorText.INVALID_TOKEN)
+        range = address_range(ip)
         if id not in self._clients:
             # A reconnect replaces its own socket here; anyone else needs room for one more.
             if len(self._clients) >= self.settings.concurrent_limit:
                 return self._refuse(
                     conn, RejectReason.CONCURRENT_LIMIT, ErrorText.CONNECTION_LIMIT_EXCEED
                 )
-            if self._per_ip.get(ip, 0) >= limits.max_connections_per_ip:
+            if self._per_ip.get(range, 0) >= limits.max_connections_per_ip:
                 return self._refuse(conn, RejectReason.IP_LIMIT, ErrorText.IP_LIMIT_EXCEED)
-        return Claim(conn, id, token_digest(self.store.salt, token), ip)
+            bucket = self._registrations.get(range)
+            if bucket is None:
+                bucket = self._registrations[range] = TokenBucket(
+                    limits.registrations_per_second_per_ip,
+                    float(limits.registration_burst_per_ip),
+                    updated=now,
+                )
+            if not bucket.take(now):
+                return self._refuse(
+                    conn, RejectReason.REGISTRATION_RATE, ErrorText.REGISTRATION_RATE
+                )
+        return Claim(conn, id, token_digest(self.store.salt, token), range, ip)
 
     def claimed(self, claim: Claim, outcome: ClaimOutcome, now: float) -> list[Action]:
         """The store's answer to `claim`: OPEN and what waited for the id, or the refusal."""
@@ -260,17 +289,20 @@ class Realm:
             actions.append(Close(existing.conn, "replaced by a reconnect"))
             self._forget(existing, now, replaced=True)
         elif outcome.reserved:
-            logger.info("[Signaling] Peer %s took back its reserved id from %s", id, claim.ip)
+            logger.info("[Signaling] Peer %s took back its reserved id from %s", id, claim.where)
         else:
-            logger.info("[Signaling] Peer %s connected from %s", id, claim.ip)
+            logger.info("[Signaling] Peer %s connected from %s", id, claim.where)
         limits = self.settings.limits
         client = Client(
             id,
             claim.token_digest,
             conn,
-            claim.ip,
+            claim.address or claim.ip,
             now,
             TokenBucket(limits.messages_per_second, float(limits.message_burst), updated=now),
+            range=claim.ip,
+            since=now,
+            proven=outcome.reserved or existing is not None,
         )
         self._remember(client)
         self.metrics.connections += 1
@@ -523,7 +555,7 @@ class Realm:
 
     def registrations(self) -> list[Claim]:
         """What this server holds, as claims: to register again after the store was away."""
-        return [Claim(c.conn, c.id, c.token_digest, c.ip) for c in self._clients.values()]
+        return [Claim(c.conn, c.id, c.token_digest, c.range, c.ip) for c in self._clients.values()]
 
     def held(self) -> list[tuple[str, int]]:
         """(id, conn) of every peer connected here."""
@@ -543,6 +575,9 @@ class Realm:
                 actions.append(Close(client.conn, "alive timeout"))
         for reservation in self.store.lapse(now):
             logger.info("[Signaling] Reservation of %s lapsed", reservation.id)
+        for range, bucket in list(self._registrations.items()):
+            if bucket.full(now):
+                del self._registrations[range]  # a fresh one would be the same
         for dst, queue in list(self._queues.items()):
             if now - queue.created < self.settings.expire_timeout:
                 continue
@@ -571,29 +606,48 @@ class Realm:
     def _remember(self, client: Client) -> None:
         self._clients[client.id] = client
         self._by_conn[client.conn] = client
-        self._per_ip[client.ip] = self._per_ip.get(client.ip, 0) + 1
+        self._per_ip[client.range] = self._per_ip.get(client.range, 0) + 1
+
+    def shutdown(self, now: float) -> None:
+        """The server is stopping: every peer's id is kept for the grace period, however
+        short its socket's life (the server went, not the peer)."""
+        for client in list(self._clients.values()):
+            self._forget(client, now, kept=True)
 
     def _forget(
-        self, client: Client, now: float, *, release: bool = False, replaced: bool = False
+        self,
+        client: Client,
+        now: float,
+        *,
+        release: bool = False,
+        replaced: bool = False,
+        kept: bool = False,
     ) -> None:
         """`client`'s socket is gone. Its id stays reserved for its token for the grace
-        period, unless it left on purpose (or reservations are off), or a new socket of
-        the same token holds it now (`replaced`)."""
+        period, unless it left on purpose (or reservations are off), a new socket of the
+        same token holds it now (`replaced`), or it held the id too briefly to be worth
+        keeping (a socket that registers and closes at once leaves nothing: one that did
+        filled a realm's reservations from a few addresses)."""
         if self._clients.get(client.id) is client:
             del self._clients[client.id]
             self.metrics.disconnections += 1
+            limits = self.settings.limits
             grace = self.settings.reservation_grace
+            held_long = client.proven or now - client.since >= limits.reservation_min_connected
             if replaced:
                 pass
-            elif release or grace <= 0:
+            elif release or grace <= 0 or not (held_long or kept):
                 self.store.remove(client.id, client.conn)
             else:
                 self.store.put(
-                    Reservation(client.id, client.token_digest, now + grace, client.ip, client.conn)
+                    Reservation(
+                        client.id, client.token_digest, now + grace, client.range, client.conn
+                    ),
+                    max_away_per_ip=limits.max_away_reservations_per_ip,
                 )
         self._by_conn.pop(client.conn, None)
-        remaining = self._per_ip.get(client.ip, 0) - 1
+        remaining = self._per_ip.get(client.range, 0) - 1
         if remaining > 0:
-            self._per_ip[client.ip] = remaining
+            self._per_ip[client.range] = remaining
         else:
-            self._per_ip.pop(client.ip, None)
+            self._per_ip.pop(client.range, None)

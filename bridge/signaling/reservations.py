@@ -47,7 +47,7 @@ class Reservation:
     token_digest: str
     #: Realm time at which the reservation lapses; None while its owner is connected.
     until: float | None = None
-    #: The owner's address, for the per-address cap ("" when loaded from a file).
+    #: The owner's address range, for the per-range caps ("" when loaded from a file).
     ip: str = ""
     #: The owner's connection (the realm's handle), so that a store shared by several
     #: servers changes an id only for the socket that holds it; None when loaded.
@@ -68,7 +68,14 @@ class Claim:
     conn: int
     id: str
     token_digest: str
+    #: The address range the caps count the claim in (`bridge/signaling/ranges.py`).
     ip: str
+    #: The client's own address, for logs ("" when unknown).
+    address: str = ""
+
+    @property
+    def where(self) -> str:
+        return self.address or self.ip
 
 
 class ClaimResult(enum.Enum):
@@ -77,7 +84,7 @@ class ClaimResult(enum.Enum):
     TAKEN = "taken"
     #: `max_reservations` ids are held or reserved already.
     FULL = "full"
-    #: `max_reservations_per_ip` ids are held or reserved from this address already.
+    #: `max_reservations_per_ip` ids are held or reserved from this address range already.
     IP_FULL = "ip_full"
     #: The store cannot be asked now (a cluster whose Redis is away).
     UNAVAILABLE = "unavailable"
@@ -136,7 +143,10 @@ class ReservationStore(Protocol):
 
     def get(self, id: str) -> Reservation | None: ...
 
-    def put(self, reservation: Reservation) -> None: ...
+    def put(self, reservation: Reservation, *, max_away_per_ip: int = 0) -> None:
+        """Hold or keep `reservation`. An away one (`until` set) past `max_away_per_ip` away
+        reservations of its range (0: no cap) makes the range's oldest away one go."""
+        ...
 
     def remove(self, id: str, conn: int | None = None) -> None:
         """Forget `id` (its socket `conn` left on purpose, or its reservation lapsed)."""
@@ -158,12 +168,14 @@ class ReservationStore(Protocol):
 
 
 class MemoryReservationStore:
-    """One server's reservations: a dict, a count per address and a heap of expiry times."""
+    """One server's reservations: a dict, a count per address range, the away ones of each
+    range in the order they went away, and a heap of expiry times."""
 
     def __init__(self, salt: bytes | None = None, reservations: Iterable[Reservation] = ()):
         self._salt = salt if salt is not None else secrets.token_bytes(SALT_BYTES)
         self._by_id: dict[str, Reservation] = {}
         self._per_ip: Counter[str] = Counter()
+        self._away: dict[str, dict[str, None]] = {}
         # (until, id); entries are checked against _by_id when popped (lazy deletion).
         self._expiry: list[tuple[float, str]] = []
         self._version = 0
@@ -181,12 +193,16 @@ class MemoryReservationStore:
     def get(self, id: str) -> Reservation | None:
         return self._by_id.get(id)
 
-    def put(self, reservation: Reservation) -> None:
+    def put(self, reservation: Reservation, *, max_away_per_ip: int = 0) -> None:
         self._discard(reservation.id)
         self._by_id[reservation.id] = reservation
         self._per_ip[reservation.ip] += 1
         if reservation.until is not None:
             heapq.heappush(self._expiry, (reservation.until, reservation.id))
+            away = self._away.setdefault(reservation.ip, {})
+            away[reservation.id] = None
+            while max_away_per_ip and len(away) > max_away_per_ip:
+                self._discard(next(iter(away)))
         self._version += 1
 
     def remove(self, id: str, conn: int | None = None) -> None:
@@ -230,6 +246,9 @@ class MemoryReservationStore:
     def snapshot(self) -> list[Reservation]:
         return list(self._by_id.values())
 
+    def count_away(self, ip: str) -> int:
+        return len(self._away.get(ip, ()))
+
     def _discard(self, id: str) -> bool:
         old = self._by_id.pop(id, None)
         if old is None:
@@ -237,6 +256,11 @@ class MemoryReservationStore:
         self._per_ip[old.ip] -= 1
         if self._per_ip[old.ip] <= 0:
             del self._per_ip[old.ip]
+        if old.until is not None:
+            away = self._away[old.ip]
+            del away[id]
+            if not away:
+                del self._away[old.ip]
         return True
 
 

@@ -37,6 +37,8 @@ from picows import (
 
 from bridge.config import ServerConfig
 from bridge.errors import ConfigError, PortInUseError
+from bridge.protocol.peerjs import ErrorText, error_message
+from bridge.signaling.budgets import PICOWS_FIRST_READ_BUFFER, SocketBudget, read_buffer_for
 from bridge.signaling.files import reservations_file
 from bridge.signaling.metrics import RejectReason, render_cluster
 from bridge.signaling.ports import describe_port_holder
@@ -62,10 +64,20 @@ LISTEN_BACKLOG = 4096
 HANDSHAKE_TIMEOUT = 10.0
 #: The kernel's receive buffer of each socket. picows doubles its own read buffer whenever a
 #: read fills it and never shrinks it: left to autotuning (megabytes on loopback), a client
-#: that blasts would make its socket hold that much of our memory for good.
-RECEIVE_BUFFER = 64 * 1024
+#: that blasts would make its socket hold that much of our memory for good. At 16 KiB (the
+#: kernel doubles it) a fast sender of small frames grows its read buffer to 36 KiB; at
+#: 64 KiB it grew to 147 KiB (a review's 1,000 sockets: 329 MiB). A large frame still needs
+#: a buffer that holds it: `max_read_buffer_bytes_total` bounds those.
+RECEIVE_BUFFER = 16 * 1024
 #: Each socket's read buffer to begin with (picows's smallest).
 READ_BUFFER = 2048
+#: Frames up to `HARD_STOP` x max_frame_bytes are read (and answered with ERROR when over
+#: max_frame_bytes); larger ones are cut as soon as their header says so. A frame being read
+#: sets the size of its socket's read buffer, which picows keeps.
+HARD_STOP = 2
+#: Unsent bytes past which a socket counts as behind: what it holds then counts towards
+#: `max_unsent_bytes_total`. Below it, a healthy reader's kernel buffer takes what we write.
+BEHIND_BYTES = 16 * 1024
 #: Seconds `close()` waits for sockets to go once told to.
 CLOSE_TIMEOUT = 2.0
 SERVER_HEADER = ("Server", "pathfinder-bridge")
@@ -103,6 +115,12 @@ class PeerSocket(WSListener):
         #: A message in fragments (rare: browsers and our clients send whole frames).
         self.fragments: bytearray | None = None
         self.fragments_binary = False
+
+    def pause_writing(self) -> None:
+        pass  # what a socket that is behind holds is counted when we send to it
+
+    def resume_writing(self) -> None:
+        self.server._caught_up(self)
 
     def on_ws_connected(self, transport: WSTransport) -> None:
         self.transport = transport
@@ -202,6 +220,10 @@ class SignalingServer:
         #: Sockets with frames not yet written (see `_send`).
         self._unflushed: list[PeerSocket] = []
         self._max_unsent = config.limits.max_unsent_bytes
+        #: What sockets that are behind hold unsent, and what large frames grew read
+        #: buffers to, each bounded in total (`bridge/signaling/budgets.py`).
+        self._unsent = SocketBudget(config.limits.max_unsent_bytes_total)
+        self._read_buffers = SocketBudget(config.limits.max_read_buffer_bytes_total)
 
     # -- lifecycle ----------
 
@@ -220,7 +242,7 @@ class SignalingServer:
                 ssl=self._ssl_context(),
                 websocket_handshake_timeout=HANDSHAKE_TIMEOUT,
                 # The realm enforces max_frame_bytes with an ERROR; this is the hard stop.
-                max_frame_size=self.config.limits.max_frame_bytes * 4,
+                max_frame_size=self.config.limits.max_frame_bytes * HARD_STOP,
                 # PeerJS's frames are small (an OFFER 1-4 KB); the buffer grows for larger ones.
                 # picows's default (16 KiB) cost 2,000 peers 28 MiB.
                 read_buffer_init_size=READ_BUFFER,
@@ -258,6 +280,8 @@ class SignalingServer:
             for task in list(self._claims):
                 task.cancel()
             await asyncio.gather(*self._claims, return_exceptions=True)
+            # Every peer keeps its id for the grace period: the server went, not the peers.
+            self.realm.shutdown(self._clock())
             sockets = list(self._sockets.values())
             for sock in sockets:
                 sock.close(WSCloseCode.GOING_AWAY, "server shutting down")
@@ -361,9 +385,12 @@ class SignalingServer:
     def _opened(self, sock: PeerSocket) -> None:
         assert sock.transport is not None
         self._sockets[sock.conn] = sock
-        raw = sock.transport.underlying_transport.get_extra_info("socket")
+        underlying = sock.transport.underlying_transport
+        raw = underlying.get_extra_info("socket")
         if raw is not None:
             raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+        # resume_writing() says when a socket that was behind has caught up.
+        underlying.set_write_buffer_limits(high=BEHIND_BYTES, low=BEHIND_BYTES // 4)
         params = sock.params
         peer = sock.transport.underlying_transport.get_extra_info("peername")
         forwarded = sock.transport.request.headers.getall("X-Forwarded-For", [])
@@ -381,7 +408,7 @@ class SignalingServer:
             self._flush_socket(sock)  # OPEN (and what waited for it) now, not a turn later
             return
         admission = self.realm.admit(
-            sock.conn, id=params.id, token=params.token, key=params.key, ip=ip
+            sock.conn, id=params.id, token=params.token, key=params.key, ip=ip, now=self._clock()
         )
         if not isinstance(admission, Claim):
             self._perform(admission)
@@ -405,6 +432,9 @@ class SignalingServer:
         if sock.transport.is_close_frame_sent:
             return  # closing (picows also gets here with a frame past the hard stop)
         kind = frame.msg_type
+        size = frame.payload_size
+        if size > PICOWS_FIRST_READ_BUFFER // 2 and not self._may_read(sock, size):
+            return
         if kind is WSMsgType.TEXT and frame.fin and sock.fragments is None:
             try:
                 text = frame.get_payload_as_utf8_text()
@@ -443,7 +473,10 @@ class SignalingServer:
             sock.fragments = bytearray()
             sock.fragments_binary = kind is WSMsgType.BINARY
         sock.fragments += frame.get_payload_as_memoryview()
-        if len(sock.fragments) > self.config.limits.max_frame_bytes * 4:
+        if not self._may_read(sock, len(sock.fragments)):
+            sock.fragments = None
+            return
+        if len(sock.fragments) > self.config.limits.max_frame_bytes * HARD_STOP:
             self.realm.metrics.reject(RejectReason.FRAME_TOO_LARGE)
             sock.fragments = None
             sock.close(WSCloseCode.MESSAGE_TOO_BIG, "message too big")
@@ -462,9 +495,32 @@ class SignalingServer:
             return
         self._perform(self.realm.receive_text(sock.conn, text, self._clock()))
 
+    def _may_read(self, sock: PeerSocket, size: int) -> bool:
+        """Whether a frame (or a fragmented message) of `size` bytes may be held for `sock`:
+        it grows the socket's read buffer for good, within `max_read_buffer_bytes_total` for
+        all sockets. Over it, the socket gets ERROR and is closed, which frees its buffer."""
+        if size > self.config.limits.max_frame_bytes:
+            return True  # refused anyway, and the socket closed (the realm's ERROR)
+        need = read_buffer_for(size)
+        if need <= max(PICOWS_FIRST_READ_BUFFER, self._read_buffers.held(sock.conn)):
+            return True
+        if self._read_buffers.fits(sock.conn, need):
+            self._read_buffers.hold(sock.conn, need)
+            return True
+        self.realm.metrics.reject(RejectReason.READ_BUFFERS_FULL)
+        logger.info("[Signaling] Refused a frame of %d bytes: read buffers are full", size)
+        self._send(Send(sock.conn, error_message(ErrorText.READ_BUFFERS_FULL)))
+        sock.close(WSCloseCode.TRY_AGAIN_LATER, "server busy")
+        return False
+
+    def _caught_up(self, sock: PeerSocket) -> None:
+        self._unsent.drop(sock.conn)
+
     def _gone(self, sock: PeerSocket) -> None:
         if self._sockets.pop(sock.conn, None) is None:
             return
+        self._unsent.drop(sock.conn)
+        self._read_buffers.drop(sock.conn)
         sock.out, sock.out_bytes = [], 0
         transport = sock.transport
         handshake = transport.close_handshake if transport is not None else None
@@ -522,6 +578,12 @@ class SignalingServer:
         # for one peer costs one write, not one system call per message. Nothing awaits the
         # peer, so one slow peer never blocks another.
         frame = server_frame(action.text.encode())
+        unsent = buffered + sock.out_bytes + len(frame)
+        if unsent > BEHIND_BYTES:
+            # Behind: what it holds counts against every other socket that is behind.
+            if not self._unsent.fits(sock.conn, unsent):
+                return SendResult.REFUSED
+            self._unsent.hold(sock.conn, unsent)
         if not sock.out:
             if not self._unflushed:
                 asyncio.get_running_loop().call_soon(self._flush)
@@ -553,6 +615,18 @@ class SignalingServer:
         while True:
             await asyncio.sleep(self.config.cleanup_interval)
             self._perform(self.realm.tick(self._clock()))
+            self._recount_unsent()
+
+    def _recount_unsent(self) -> None:
+        """What sockets that were behind hold now (they read some, or went)."""
+        for conn in self._unsent.conns():
+            sock = self._sockets.get(conn)
+            transport = sock.transport if sock is not None else None
+            if sock is None or transport is None or transport.is_disconnected:
+                self._unsent.drop(conn)
+                continue
+            unsent = transport.underlying_transport.get_write_buffer_size() + sock.out_bytes
+            self._unsent.hold(conn, unsent if unsent > BEHIND_BYTES else 0)
 
     def _reservations_changed(self) -> None:
         if self.reservation_file is not None:

@@ -44,6 +44,8 @@ MAX_BUFFERED = 1 << 20
 RATE_WARNING_INTERVAL = 10.0
 #: Candidates kept while the remote description is not set yet (browsers send a handful).
 MAX_EARLY_CANDIDATES = 64
+#: Bytes of chunked messages not yet whole, every connection of this process together.
+PARTIALS = binarypack.PartialBudget(16 * 2**20)
 
 
 class DataConnectionError(BridgeError):
@@ -69,6 +71,9 @@ class ConnectionLimits:
     max_items: int = binarypack.MAX_ITEMS
     frames_per_second: float = 0.0
     frame_burst: float = 0.0
+    #: Chunked messages in flight at once, and seconds one waits for its other chunks.
+    max_partial_messages: int = 8
+    partial_stale_after: float = 30.0
 
 
 class ConnectionState(enum.Enum):
@@ -126,7 +131,13 @@ class DataConnection:
         self.metadata = metadata
         limits = limits or ConnectionLimits()
         self.codec = ConnectionCodec(
-            serialization, limits.max_message_bytes, limits.max_depth, limits.max_items
+            serialization,
+            limits.max_message_bytes,
+            limits.max_depth,
+            limits.max_items,
+            max_partial_messages=limits.max_partial_messages,
+            partial_stale_after=limits.partial_stale_after,
+            partial_budget=PARTIALS,
         )
         self._rate = (
             TokenBucket(limits.frames_per_second, limits.frame_burst, updated=time.monotonic())
@@ -282,12 +293,18 @@ class DataConnection:
             return
         self.state = ConnectionState.CLOSED
         self.close_reason = reason
+        self.codec.clear()  # its chunked messages in flight give their bytes back
         logger.debug("[Transport] %s closed: %s", self, reason)
         self.closed.set()
         with contextlib.suppress(asyncio.QueueFull):
             self._inbox.put_nowait(CLOSE)
 
     # -- public API -------------------------------------------------------------------------------
+
+    def prune(self, now: float) -> None:
+        """Drop chunked messages that waited too long for the rest; the owner's tick calls
+        it, so a first chunk alone never stays."""
+        self.codec.prune(now)
 
     @property
     def fingerprints(self) -> tuple[str, str]:
@@ -313,6 +330,13 @@ class DataConnection:
                     done.cancel()
                     opened.cancel()
         except TimeoutError:
+            if not self._remote_set:
+                # Our OFFER was never answered: the other side did not take the connection.
+                raise DataConnectionError(
+                    f"{self.peer} did not answer within {seconds:.0f} s: it did not take the "
+                    "connection (a presenter that is full or flooded refuses newcomers; ask "
+                    "the presenter)"
+                ) from None
             raise DataConnectionError(
                 f"no data channel to {self.peer} within {seconds:.0f} s: ICE failed. Both sides "
                 "need a network path: on different networks configure STUN/TURN servers "

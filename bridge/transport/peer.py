@@ -5,7 +5,10 @@ negotiates it and reaps it when it closes; `close()` cancels and closes all of t
 
 Incoming OFFERs are a resource anyone can spend, so they are bounded before anything is
 built: connections in all and per remote id, and negotiations under way through
-`NegotiationAdmission` (caps, pacing, fairness to newcomers). A refused OFFER gets no answer.
+`NegotiationAdmission` (caps, pacing, fairness to newcomers). When every connection is taken,
+a newcomer gets the place of one its owner says may go (`make_room`: the presenter's
+connections that never joined, say), else of an extra connection of an id that holds
+several; only then is it refused. A refused OFFER gets no answer.
 """
 
 from __future__ import annotations
@@ -83,6 +86,13 @@ class Peer:
         self.keep_id = keep_id
         #: Called with every change of the signaling registration (TAKEN, OPEN, ...).
         self.on_signaling_state: Callable[[SignalingState], None] | None = None
+        #: Asked, when every connection is taken, which one may go to make room for an OFFER
+        #: from the given remote id (a connection id, or None).
+        self.make_room: Callable[[str], str | None] | None = None
+        #: Told of every OFFER refused because every connection is taken (its remote id).
+        self.on_full: Callable[[str], None] | None = None
+        #: Remote ids whose OFFERs are refused (kicked by the owner).
+        self.banned: set[str] = set()
         self.refused_incoming = 0
         self.connect_timeout = connect_timeout
         self._heartbeat_interval = heartbeat_interval
@@ -119,6 +129,7 @@ class Peer:
             accept_incoming=accept_incoming,
             limits=limits,
             keep_id=keep_id,
+            max_connections=client.max_connections,
         )
 
     # -- lifecycle ----------
@@ -288,6 +299,13 @@ class Peer:
             logger.warning("[Transport] refused an OFFER from %s: %s", src, exc)
             return
         refusal = self._connection_refusal(src, connection_id)
+        victim = None
+        if not refusal and len(self._connections) >= self.max_connections:
+            victim = self._room_for(src)
+            if victim is None:
+                refusal = f"{self.max_connections} connections already"
+                if self.on_full is not None:
+                    self.on_full(src)
         admission = None
         if not refusal:
             admission = self.admission.offer(connection_id, src, time.monotonic())
@@ -296,6 +314,12 @@ class Peer:
             self.refused_incoming += 1
             logger.info("[Transport] Refused an OFFER from %s: %s", src, refusal)
             return
+        if victim is not None and victim in self._connections:
+            dropped = self._connections[victim]
+            logger.info(
+                "[Transport] Dropped a connection of %s to make room for %s", dropped.peer, src
+            )
+            self._let_go(dropped)
         if admission.evict is not None and admission.evict in self._connections:
             logger.info("[Transport] Dropped a slow negotiation to make room for %s", src)
             self._spawn(self._drop(self._connections[admission.evict]), "evicted")
@@ -315,16 +339,40 @@ class Peer:
         self._spawn(self._answer(connection, str(sdp.get("sdp", ""))), f"answer-{connection_id}")
 
     def _connection_refusal(self, src: str, connection_id: str) -> str:
-        """Why an OFFER is refused before any negotiation ('' when it may go on)."""
+        """Why an OFFER is refused before any negotiation ('' when it may go on; a full
+        table is decided after, by `_room_for`)."""
+        if src in self.banned:
+            return "this peer was sent away"
         existing = self._connections.get(connection_id)
         if existing is not None and existing.peer != src:
             return "its connection id belongs to another peer"
-        if len(self._connections) >= self.max_connections:
-            return f"{self.max_connections} connections already"
         same_peer = sum(1 for c in self._connections.values() if c.peer == src)
         if same_peer >= self.max_connections_per_peer:
             return f"{same_peer} connections from this peer already"
         return ""
+
+    def _room_for(self, src: str) -> str | None:
+        """The connection that may go so that an OFFER from `src` fits: the owner's choice,
+        else the oldest connection of an id that holds several."""
+        if self.make_room is not None:
+            victim = self.make_room(src)
+            if victim is not None and victim in self._connections:
+                return victim
+        held: dict[str, int] = {}
+        for connection in self._connections.values():
+            held[connection.peer] = held.get(connection.peer, 0) + 1
+        for connection_id, connection in self._connections.items():  # oldest first
+            if held[connection.peer] > 1:
+                return connection_id
+        return None
+
+    def disconnect_peer(self, remote_id: str) -> int:
+        """Close every connection of `remote_id` and refuse its OFFERs from now on."""
+        self.banned.add(remote_id)
+        doomed = [c for c in self._connections.values() if c.peer == remote_id]
+        for connection in doomed:
+            self._let_go(connection)
+        return len(doomed)
 
     async def _answer(self, connection: DataConnection, sdp: str) -> None:
         self._spawn(self._watch(connection), f"watch-{connection.connection_id}")
@@ -357,13 +405,21 @@ class Peer:
         await self._drop(connection)
 
     async def _drop(self, connection: DataConnection) -> None:
+        self._forget(connection)
+        with contextlib.suppress(Exception):
+            await connection.close()
+        memory.heap.note_closed()
+
+    def _forget(self, connection: DataConnection) -> None:
         if self._connections.get(connection.connection_id) is connection:
             del self._connections[connection.connection_id]
             if connection.state is not ConnectionState.OPEN:
                 self.admission.finished(connection.connection_id, opened=False)
-        with contextlib.suppress(Exception):
-            await connection.close()
-        memory.heap.note_closed()
+
+    def _let_go(self, connection: DataConnection) -> None:
+        """Out of the table at once (its place is free now), closed in the background."""
+        self._forget(connection)
+        self._spawn(self._drop(connection), f"drop-{connection.connection_id}")
 
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
         task = asyncio.create_task(coro, name=name)

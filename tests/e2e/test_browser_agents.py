@@ -348,6 +348,7 @@ def test_presenter_signs_in_and_shows_the_attendee_table(
             "--headless",
             "--remote-debugging-port",
             str(port),
+            "--allow-remote-debugging-with-login",  # the test is the tool that attaches
             "--user",
             "admin",
             "--password",

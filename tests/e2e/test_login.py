@@ -91,7 +91,7 @@ def test_present_reuses_the_saved_login(
     with CliProcess(
         "present", "--grafana", saved.site.url, "--guide", saved.site.guide_url("grafana-shell"),
         "--server", server, "--headless", "--remote-debugging-port", str(port),
-        "--storage-state", str(saved.path), "-v",
+        "--allow-remote-debugging-with-login", "--storage-state", str(saved.path), "-v",
     ) as presenter:  # fmt: skip
         line = presenter.wait_for(lambda line: line.startswith("Grafana login: "))
         assert line == f"Grafana login: saved login {saved.path}, signed in as admin"
@@ -207,8 +207,8 @@ def test_token_goes_to_the_grafana_origin_only(playwright: Playwright, server: s
         code = presenter.wait_for(lambda line: line.startswith("Join code: "))
         with CliProcess(
             "follow", code.removeprefix("Join code: "), "--grafana", site.url, "--server", server,
-            "--headless", "--remote-debugging-port", str(port), "-v",
-            env={"GRAFANA_TOKEN": token},
+            "--headless", "--remote-debugging-port", str(port),
+            "--allow-remote-debugging-with-login", "-v", env={"GRAFANA_TOKEN": token},
         ) as follower:  # fmt: skip
             line = follower.wait_for(lambda line: line.startswith("Grafana login: "))
             assert line == (

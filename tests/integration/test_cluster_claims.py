@@ -23,6 +23,7 @@ from tests.servers import RedisServer
 SALT = bytes(16)
 MAX_TOTAL = 3
 MAX_PER_IP = 2
+MAX_AWAY = 1
 
 
 class Store(Protocol):
@@ -46,7 +47,10 @@ class Memory:
 
     def leave(self, id: str, token: str, ip: str, conn: int, grace: float) -> None:
         if grace > 0:
-            self.store.put(Reservation(id, token_digest(SALT, token), grace, ip, conn))
+            self.store.put(
+                Reservation(id, token_digest(SALT, token), grace, ip, conn),
+                max_away_per_ip=MAX_AWAY,
+            )
         else:
             self.store.remove(id, conn)
 
@@ -76,7 +80,9 @@ class InRedis:
         return ClaimResult(answer[0].decode()), answer[0] == b"claimed" and answer[1] == b"1"
 
     def leave(self, id: str, token: str, ip: str, conn: int, grace: float) -> None:
-        self.release_script(keys=[], args=[self.prefix, id, f"i~1/{conn}", int(grace * 1000)])
+        self.release_script(
+            keys=[], args=[self.prefix, id, f"i~1/{conn}", int(grace * 1000), MAX_AWAY]
+        )
 
 
 @pytest.fixture(scope="module")
@@ -119,3 +125,21 @@ def test_caps_in_total_and_per_address_apply_to_new_ids_only(store: Store) -> No
     assert store.claim("d", "t", "3.3.3.3", 5)[0] is ClaimResult.FULL
     # Held ids come back to their tokens whatever the caps.
     assert store.claim("a", "t", "1.1.1.1", 6)[0] is ClaimResult.CLAIMED
+
+
+def test_away_ids_are_capped_per_range_and_the_oldest_goes_first(store: Store) -> None:
+    assert store.claim("a", "t", "loopback", 1)[0] is ClaimResult.CLAIMED
+    assert store.claim("b", "t", "loopback", 2)[0] is ClaimResult.CLAIMED
+    assert store.claim("c", "t", "10.0.0.0/24", 3)[0] is ClaimResult.CLAIMED
+    store.leave("c", "t", "10.0.0.0/24", 3, grace=30.0)
+    store.leave("a", "t", "loopback", 1, grace=30.0)
+    store.leave("b", "t", "loopback", 2, grace=30.0)  # past the range's cap: a goes
+    assert store.claim("a", "x", "loopback", 4) == (ClaimResult.CLAIMED, False)
+    assert store.claim("b", "x", "loopback", 5)[0] is ClaimResult.TAKEN
+    assert store.claim("c", "x", "10.0.0.0/24", 5)[0] is ClaimResult.TAKEN  # another range's
+    # Taken back, b is held again; gone again, it is the newest away id.
+    assert store.claim("b", "t", "loopback", 6) == (ClaimResult.CLAIMED, True)
+    store.leave("b", "t", "loopback", 6, grace=30.0)
+    store.leave("a", "x", "loopback", 4, grace=30.0)  # b is the oldest away id now
+    assert store.claim("b", "y", "loopback", 7) == (ClaimResult.CLAIMED, False)
+    assert store.claim("a", "y", "loopback", 8)[0] is ClaimResult.TAKEN

@@ -51,14 +51,17 @@ class CapturePage:
         self.page = new_page(browser)
         self.page.context.expose_binding(
             "__pathfinderBridgeCapture",
-            lambda source, payload: (
-                self.hints.append(payload) if payload.get("kind") == "step" else None
-            ),
+            lambda source, text: self._hint(json.loads(text)),
         )
         self.page.context.add_init_script(
             script=f"window.__pathfinderBridgeContract = {pathfinder_contract().to_json()};"
         )
         self.page.context.add_init_script(path=JS / "capture.js")
+
+    def _hint(self, payload: dict[str, Any]) -> None:
+        """capture.js reports as it does to ActionCapture's binding: one JSON string."""
+        if payload.get("kind") == "step":
+            self.hints.append(payload)
 
     def click(self, button: Locator) -> dict[str, Any]:
         """Click a step's button; the event our capture makes of it (what ActionCapture

@@ -1,8 +1,10 @@
-"""Issue 9.6: forged capture. The capture binding is exposed to every frame of the presenter's
+"""Issue 9.6: forged capture. The capture binding was exposed to every frame of the presenter's
 browser, so a cross-origin iframe (an embedded panel, an ad) could broadcast do_it and
 navigation events; a script in the page itself could pass the binding any step it likes.
+Red-team finding 6: such an iframe calling it in a loop made 8,000 warnings in 10 s, took
+0.7 cores and kept the presenter from stopping for 30 s.
 
-Mounted as the review did: the presenter agent (ActionCapture, real Chromium) on the real
+Mounted as the reviews did: the presenter agent (ActionCapture, real Chromium) on the real
 sandbox with a guide open, and an iframe from another origin that calls the binding.
 """
 
@@ -27,16 +29,30 @@ FORGERY = """<!doctype html>
   <div class="interactive-step" data-step-id="forged" data-targetaction="navigate"
     data-reftarget="https://evil.example/phish"></div></aside>
 <script>
+window.binding = typeof window.__pathfinderBridgeCapture;
 (async () => {
   const capture = window.__pathfinderBridgeCapture;
   const evil = { targetAction: "navigate", refTarget: "https://evil.example/phish" };
-  await Promise.all([
-    capture({ kind: "step", type: "do_it", stepId: "open-menu", action: evil }),
-    capture({ kind: "step", type: "do_it", stepId: "forged", action: evil }),
-    capture({ kind: "guide", url: "https://evil.example/guide" }),
-  ]);
+  try {
+    await Promise.all([
+      capture({ kind: "step", type: "do_it", stepId: "open-menu", action: evil }),
+      capture({ kind: "step", type: "do_it", stepId: "forged", action: evil }),
+      capture({ kind: "guide", url: "https://evil.example/guide" }),
+    ]);
+  } catch (e) {}
   window.forged = true;
 })();
+</script>"""
+# The review's flood: the binding called 200 times a turn, every turn.
+FLOOD = """<!doctype html><script>
+function spam() {
+  for (let i = 0; i < 200; i++) {
+    try { window.__pathfinderBridgeCapture({kind: "step", type: "do_it", stepId: "x"}); } catch (e) {}
+  }
+  window.calls = (window.calls || 0) + 200;
+  setTimeout(spam, 0);
+}
+spam();
 </script>"""
 
 
@@ -49,6 +65,7 @@ async def until(condition: Callable[[], object]) -> None:
 @pytest.fixture
 def other_origin(tmp_path: Path) -> Iterator[str]:
     (tmp_path / "forge.html").write_text(FORGERY)
+    (tmp_path / "flood.html").write_text(FLOOD)
     with static_server(tmp_path) as origin:
         yield origin
 
@@ -71,7 +88,8 @@ async def presenter() -> AsyncIterator[tuple[ActionCapture, list[CapturedStep], 
             await until(lambda: capture.guide_url)
             yield capture, steps, guides
         finally:
-            await capture.close()
+            async with asyncio.timeout(30 * UNIT):
+                await capture.close()
 
 
 async def test_only_the_grafana_main_frame_is_heard_and_the_step_is_read_from_the_page(
@@ -91,28 +109,24 @@ async def test_only_the_grafana_main_frame_is_heard_and_the_step_is_read_from_th
     )
     await until(lambda: any(f.url.startswith(other_origin) for f in page.frames))
     frame = next(f for f in page.frames if f.url.startswith(other_origin))
-    # Its binding calls have all been answered once this is set.
     await frame.wait_for_function("() => window.forged === true", polling=50, timeout=10_000 * UNIT)
+    # The binding exists in capture's own isolated world only: not in the iframe, nor in the
+    # page's own scripts.
+    assert await frame.evaluate("() => window.binding") == "undefined"
+    assert await page.evaluate("() => typeof window.__pathfinderBridgeCapture") == "undefined"
     assert steps == []
     assert guides[-1] == guide and capture.guide_url == guide
-    assert capture.ignored >= 3
 
-    # The page's own script names a real step with a forged action: the step as the docs
-    # panel has it is what goes out; a step the panel does not show goes nowhere.
-    forged = "https://evil.example/phish"
-    await page.evaluate(
-        "(evil) => window.__pathfinderBridgeCapture({kind: 'step', type: 'do_it', "
-        "stepId: 'open-menu', action: {targetAction: 'navigate', refTarget: evil}})",
-        forged,
-    )
-    await page.evaluate(
-        "(evil) => window.__pathfinderBridgeCapture({kind: 'step', type: 'do_it', "
-        "stepId: 'forged', action: {targetAction: 'navigate', refTarget: evil}})",
-        forged,
-    )
-    await page.evaluate(
-        "() => window.__pathfinderBridgeCapture({kind: 'guide', url: 'https://evil.example/g'})"
-    )
+    # Were capture's own script fooled into naming a real step with a forged action, the
+    # step as the docs panel has it is what goes out; a step the panel does not show goes
+    # nowhere.
+    evil = {"targetAction": "navigate", "refTarget": "https://evil.example/phish"}
+    for report in (
+        {"kind": "step", "type": "do_it", "stepId": "open-menu", "action": evil},
+        {"kind": "step", "type": "do_it", "stepId": "forged", "action": evil},
+        {"kind": "guide", "url": "https://evil.example/g"},
+    ):
+        await capture._report(report)
     assert len(steps) == 1
     action = steps[0].event.action
     assert (action.targetAction, action.refTarget) == (
@@ -125,3 +139,34 @@ async def test_only_the_grafana_main_frame_is_heard_and_the_step_is_read_from_th
     await page.locator('[data-testid="interactive-show-me-open-menu"]').click()
     await until(lambda: len(steps) == 2)
     assert steps[1].event.TYPE == "show_me" and steps[1].event.stepId == "open-menu"
+    # Route changes the page makes with its own history are heard in capture's world too.
+    await page.evaluate("() => history.pushState({}, '', '/explore?left=1')")
+    await until(lambda: capture.route == "/explore?left=1")
+
+
+async def test_a_flood_from_another_frame_reaches_nothing_and_stopping_is_prompt(
+    presenter: tuple[ActionCapture, list[CapturedStep], list[str]],
+    other_origin: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    capture, steps, _ = presenter
+    page = capture.page
+    assert page is not None
+    await page.evaluate(
+        "(src) => { const f = document.createElement('iframe'); f.src = src; "
+        "document.body.append(f); }",
+        f"{other_origin}/flood.html",
+    )
+    await until(lambda: any(f.url.startswith(other_origin) for f in page.frames))
+    frame = next(f for f in page.frames if f.url.startswith(other_origin))
+    await frame.wait_for_function("() => window.calls > 20000", polling=50, timeout=30_000 * UNIT)
+    # The calls reached nothing: no report, no log line, nothing queued.
+    assert capture.ignored == 0 and steps == []
+    assert not [
+        r for r in caplog.records if r.name == "bridge.browser" and r.levelname == "WARNING"
+    ]
+    # A real click still gets through, and stopping does not wait on the flood.
+    await page.locator('[data-testid="interactive-show-me-open-menu"]').click()
+    await until(lambda: len(steps) == 1)
+    async with asyncio.timeout(10 * UNIT):
+        await capture.close()

@@ -18,13 +18,20 @@ from playwright.sync_api import Page, Playwright
 from bridge.browser.confirm import (
     ConfirmPolicy,
     confirmation_reason,
+    confirmed_by_plan,
     destructive_word,
     label_reason,
 )
 from bridge.browser.contract import grafana_selectors
 from bridge.browser.plan import ReplayPlan, plan_replay
 from bridge.commands.typed_input import TypedInput
-from bridge.protocol.events import AttendeeMode, DoIt, InteractiveAction, TargetAction
+from bridge.protocol.events import (
+    AttendeeMode,
+    DoIt,
+    InteractiveAction,
+    InternalAction,
+    TargetAction,
+)
 from bridge.sandbox.server import SandboxServer
 from tests.conftest import UNIT
 from tests.servers import CliProcess, free_port, our_signaling_server
@@ -72,6 +79,23 @@ def test_which_do_it_asks_first() -> None:
     assert label_reason(destructive, "Remove user") == 'its target reads "Remove user" ("remove")'
     assert label_reason(destructive, "Add user") is None
     assert label_reason(never, "Remove user") is None
+
+
+def test_a_yes_covers_only_the_steps_the_question_named() -> None:
+    event = DoIt(
+        stepId="m",
+        action=InteractiveAction(
+            TargetAction.MULTISTEP,
+            "",
+            internalActions=(
+                InternalAction(TargetAction.BUTTON, "Delete dashboard"),
+                InternalAction(TargetAction.HIGHLIGHT, "#b2"),
+            ),
+        ),
+    )
+    steps = plan_replay(event, AttendeeMode.FOLLOW, SELECTORS, ORIGIN)
+    assert confirmed_by_plan(ConfirmPolicy.DESTRUCTIVE, steps) == {0}
+    assert confirmed_by_plan(ConfirmPolicy.ALL, steps) == {0, 1}
 
 
 async def test_a_question_takes_the_next_line_and_no_answer_means_no() -> None:
@@ -183,13 +207,14 @@ def test_follow_asks_before_a_destructive_do_it(playwright: Playwright, server: 
 
             # The button's own label reads like deleting: Finn is asked and says no.
             do_it("trash-1", "#trash")
-            assert 'its target reads "Delete dashboard" ("delete")' in asked(finn)
+            question = asked(finn)
+            assert 'its target reads "Delete dashboard' in question and '("delete")' in question
             finn.write("n")
             refused = result(finn, "trash-1")
-            assert refused.startswith("failed: click #trash: not confirmed by the attendee: ")
+            assert refused.startswith("failed: click #trash: not confirmed by the attendee (")
             # Nora has nobody to ask: no.
             nora.wait_for(lambda line: line.endswith("No terminal to answer on: not done."))
-            assert "not confirmed by the attendee: every Do it is confirmed" in result(
+            assert "not confirmed by the attendee (every Do it is confirmed" in result(
                 nora, "trash-1"
             )
             # The presenter is told both refusals, in whichever order they come.
@@ -217,3 +242,81 @@ def test_follow_asks_before_a_destructive_do_it(playwright: Playwright, server: 
             assert "not confirmed" in result(nora, "star")
             assert pages["Finn"].evaluate("window.clicks") == {"trash": 1, "star": 1}
             assert pages["Nora"].evaluate("window.clicks") == {"trash": 0, "star": 0}
+
+
+# -- red-team finding 3 and 4: the control a click activates, each step of a multistep, and
+# -- what a refusal tells the presenter ---------------------------------------------------------
+
+ICONS = """() => {
+  const bar = document.createElement("div");
+  bar.style.cssText = "position:fixed;right:20px;bottom:20px;z-index:60;background:#fff";
+  bar.innerHTML = `<button id="trash" aria-label="Delete dashboard"><svg width="24" height="24">
+      <rect width="24" height="24"/></svg></button>
+    <button id="f1">Remove filter</button> <button id="b2">Delete dashboard</button>
+    <div class="token-row"><span>ci-deploy glsa_7f3a91c2d4e5f60718293a4b5c6d7e8f</span>
+      <button>Delete</button></div>`;
+  window.clicks = { trash: 0, f1: 0, b2: 0 };
+  for (const b of bar.querySelectorAll("button[id]")) b.onclick = () => window.clicks[b.id] += 1;
+  document.body.append(bar);
+}"""
+SECRET = "glsa_7f3a91c2d4e5f60718293a4b5c6d7e8f"
+
+
+def test_follow_asks_about_the_control_a_click_activates_and_about_each_step(
+    playwright: Playwright, server: str
+) -> None:
+    with (
+        SandboxServer() as site,
+        CliProcess("present", "--no-browser", "--server", server, stdin=True) as presenter,
+    ):
+        code = presenter.wait_for(lambda line: line.startswith("Join code: "))
+        code = code.removeprefix("Join code: ")
+        port = free_port()
+        with follow(server, code, site, "Finn", port, terminal=True) as finn:
+            browser = playwright.chromium.connect_over_cdp(f"http://127.0.0.1:{port}")
+            page = browser.contexts[0].pages[0]
+            page.wait_for_selector("#app .page")
+            page.evaluate(ICONS)
+
+            def do_it(step: str, action: dict[str, object]) -> None:
+                presenter.write(json.dumps({"type": "do_it", "stepId": step, "action": action}))
+
+            def asked() -> str:
+                return finn.wait_for(lambda line: "Do it? [y/N]" in line, 15 * UNIT)
+
+            def result(step: str) -> str:
+                line = finn.wait_for(lambda line: line.startswith(f"do_it {step}: "))
+                return line.removeprefix(f"do_it {step}: ")
+
+            # Aimed at the icon inside "Delete dashboard": the button it activates is asked
+            # about (the review's click went through without a question).
+            do_it("icon", {"targetAction": "highlight", "refTarget": "#trash svg"})
+            assert '"delete"' in asked()
+            finn.write("n")
+            assert "not confirmed by the attendee" in result("icon")
+            # One yes is for one step: a later step that reads destructive is asked again.
+            steps = [
+                {"targetAction": "highlight", "refTarget": "#f1"},
+                {"targetAction": "highlight", "refTarget": "#b2"},
+            ]
+            do_it("multi", {"targetAction": "multistep", "refTarget": "", "internalActions": steps})
+            assert "Remove filter" in asked()
+            finn.write("y")
+            assert "Delete dashboard" in asked()
+            finn.write("n")
+            assert "not confirmed by the attendee" in result("multi")
+            # A refusal tells the presenter that, and nothing read off the attendee's page;
+            # the attendee's own terminal shows what made it ask.
+            do_it("row", {"targetAction": "highlight", "refTarget": "div.token-row"})
+            assert SECRET[:20] in asked()
+            finn.write("n")
+            assert SECRET[:20] in result("row")
+            told = presenter.wait_for(
+                lambda line: line.startswith("= Finn: failed") and "row" in line
+            )
+            assert (
+                told
+                == "= Finn: failed: click div.token-row: not confirmed by the attendee (step row)"
+            )
+            assert page.evaluate("window.clicks") == {"trash": 0, "f1": 1, "b2": 0}
+            assert not any(SECRET[:8] in line for line in presenter.seen)

@@ -122,3 +122,47 @@ def test_a_user_without_a_password_is_asked_on_the_terminal() -> None:
             process.kill()
             process.wait()
         os.close(master)
+
+
+def test_a_signed_in_browser_is_not_exposed_to_every_local_process() -> None:
+    """Red-team finding 9: with --remote-debugging-port, any local process (any user)
+    attached to the attendee's browser and read its Grafana token. With a login, the port
+    is refused unless the user says every local user may have it."""
+    import os
+    import socket
+
+    from bridge.protocol.crypto import PresenterKey
+    from bridge.protocol.joincode import JoinCode
+    from tests.servers import free_port
+
+    code = JoinCode("abc123", "w", "", PresenterKey.generate().public_key).encode()
+    port = free_port()
+    runs = {
+        "follow with GRAFANA_TOKEN": (
+            ["follow", code, "--grafana", "http://127.0.0.1:9", "--server", NOWHERE],
+            {"GRAFANA_TOKEN": "glsa_secret_0123456789"},
+        ),
+        "present with a password": (
+            ["present", "--grafana", "http://127.0.0.1:9", "--server", NOWHERE, "--user", "a"],
+            {"GRAFANA_PASSWORD": "secret"},
+        ),
+    }
+    for what, (args, env) in runs.items():
+        result = subprocess.run(
+            bridge_command(*args, "--headless", "--remote-debugging-port", str(port)),
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60 * UNIT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **env},
+        )
+        assert result.returncode != 0, what
+        assert "--allow-remote-debugging-with-login" in result.stderr, what
+        assert "glsa_secret" not in result.stderr + result.stdout
+        with socket.socket() as probe:
+            assert probe.connect_ex(("127.0.0.1", port)) != 0, f"{what}: a browser listens"
+    help_text = subprocess.run(
+        bridge_command("follow", "--help"), cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    assert "of any user" in " ".join(help_text.split())

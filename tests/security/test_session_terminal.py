@@ -140,3 +140,51 @@ async def test_a_hostile_presenters_text_on_the_followers_terminal() -> None:
         assert [text for text in shown if control_characters(text)] == []
         assert not any(text.startswith(FORGED_LINE) for text in shown)
         assert any(text.startswith("Session ended: \\x1b]52;c;") for text in shown)
+
+
+async def test_a_hostile_step_id_in_swarms_summary() -> None:
+    """Red-team finding 7: swarm's summary printed a missed event's step id raw."""
+    import dataclasses
+    import time
+
+    from bridge.session import presenter as pres
+
+    evil = "s1\x1b]0;pwned-title\x07" + OSC52 + "\x1b[2J\r\n" + FORGED_LINE
+    with our_signaling_server() as server:
+        presenter = LivePresenter(ClientConfig(server_url=server), endpoint(server), name="w")
+        code = await presenter.start()
+        swarm = CliProcess(
+            "swarm",
+            "-n",
+            "2",
+            "--server",
+            server,
+            "--duration",
+            "8",
+            "--processes",
+            "1",
+            code.encode(),
+        )
+        with swarm:
+            try:
+                async with asyncio.timeout(30 * UNIT):
+                    while len(presenter.attendees) < 2:  # noqa: ASYNC110
+                        await asyncio.sleep(0.1)
+                # Sent to the first attendee only: the second one "missed" it.
+                event = presenter.session.stamp(
+                    ShowMe(stepId=evil, action=InteractiveAction(TargetAction.HIGHLIGHT, "#x")),
+                    int(time.time() * 1000),
+                )
+                presenter.session.seq += 1
+                wire = dataclasses.replace(event, seq=presenter.session.seq).to_wire()
+                presenter._perform([pres.SendTo(presenter.attendees[0].conn, wire)])
+                await asyncio.to_thread(swarm.process.wait, 60 * UNIT)
+            finally:
+                await presenter.stop()
+            out = []
+            while (line := swarm.lines.get(timeout=5 * UNIT)) is not None:
+                out.append(line)
+            shown = "\n".join(out) + swarm.stderr
+    assert "missed show_me" in shown
+    assert "\x1b" not in shown and "\x07" not in shown
+    assert not any(line.startswith(FORGED_LINE) for line in shown.splitlines())

@@ -94,7 +94,7 @@ async def test_the_reservation_file_holds_no_token(tmp_path: Path) -> None:
             async with asyncio.timeout(10 * UNIT):
                 while "pres01" not in await asyncio.to_thread(read_or_empty, path):  # noqa: ASYNC110
                     await asyncio.sleep(0.05)
-        server.stop()
+            server.stop()  # with the owner connected: its id is kept across the restart
     text = path.read_text()
     assert "pres01" in text and token not in text
     assert mode(path) == 0o600

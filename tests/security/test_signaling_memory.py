@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 import urllib.request
 from pathlib import Path
@@ -134,3 +135,72 @@ async def still_relays(port: int) -> None:
         await alice.send(json.dumps({"type": "OFFER", "dst": "bob", "payload": {"sdp": "v=0"}}))
         async with asyncio.timeout(5 * UNIT):
             assert json.loads(await bob.recv())["src"] == "alice"
+
+
+#: Sockets that never read, as if from many address ranges (the per-range caps are raised
+#: for the test: on loopback every socket is one range).
+UNREAD_SOCKETS = 1000
+RING_OFFERS = 4
+
+
+async def test_many_sockets_that_never_read_stay_within_the_budgets(tmp_path: Path) -> None:
+    """Red-team finding 1: 1,000 sockets that never read, each sent 64 KiB OFFERs by the
+    next in a ring, took the server from 38 to 329 MiB (what each holds unsent, and the read
+    buffer picows grew for its large frames and keeps). Both are budgeted in total now."""
+    port = free_port()
+    env = {
+        "PATHFINDER_BRIDGE_SERVER_LIMITS_MAX_CONNECTIONS_PER_IP": str(UNREAD_SOCKETS),
+        "PATHFINDER_BRIDGE_SERVER_LIMITS_REGISTRATION_BURST_PER_IP": str(UNREAD_SOCKETS),
+        "PATHFINDER_BRIDGE_SERVER_LIMITS_MAX_RESERVATIONS_PER_IP": str(UNREAD_SOCKETS),
+    }
+    server = CliProcess("signal", "--port", str(port), "--state-dir", str(tmp_path), env=env)
+    with server:
+        server.wait_for(lambda line: line.startswith("Ready for connections"), 20 * UNIT)
+        pid = server.process.pid
+        idle = rss_mib(pid)
+        gate = asyncio.Semaphore(50)
+
+        async def open_one(n: int) -> Any:
+            async with gate:
+                raw = socket.socket()
+                raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                raw.setblocking(False)
+                await asyncio.get_running_loop().sock_connect(raw, ("127.0.0.1", port))
+                url = f"ws://127.0.0.1:{port}/pathfinder/peerjs?key=pathfinder&id=u{n}&token=t"
+                ws = await connect(url, sock=raw, max_queue=1, max_size=None)
+                assert json.loads(await ws.recv()) == {"type": "OPEN"}
+                return ws
+
+        async with asyncio.timeout(120 * UNIT):
+            sockets = await asyncio.gather(*(open_one(n) for n in range(UNREAD_SOCKETS)))
+            opened = rss_mib(pid)
+            peak = opened
+
+            async def blast(n: int, ws: Any) -> None:
+                frame = json.dumps(
+                    {
+                        "type": "OFFER",
+                        "dst": f"u{(n + 1) % UNREAD_SOCKETS}",
+                        "payload": FILLER_PAYLOAD,
+                    }
+                )
+                for _ in range(RING_OFFERS):
+                    await ws.send(frame)
+
+            sending = asyncio.gather(*(blast(n, ws) for n, ws in enumerate(sockets)))
+            while not sending.done():
+                peak = max(peak, rss_mib(pid))
+                assert peak < RSS_BOUND_MIB, f"server RSS {peak:.0f} MiB (idle {idle:.0f})"
+                await asyncio.sleep(0.05)
+            await sending
+            for _ in range(40):  # what was sent is read by the server meanwhile
+                peak = max(peak, rss_mib(pid))
+                await asyncio.sleep(0.05)
+        print(
+            f"\n{UNREAD_SOCKETS} sockets that never read, {RING_OFFERS} x 64 KiB OFFERs each: "
+            f"server RSS idle {idle:.1f} MiB, {opened:.1f} with the sockets, peak {peak:.1f} MiB"
+        )
+        for ws in sockets:
+            ws.transport.abort()
+        assert peak < RSS_BOUND_MIB
+        await still_relays(port)

@@ -33,8 +33,12 @@ BIG_OFFER = {
 
 
 @contextmanager
-def signaling_server(port: int, state_dir: Path, *extra: str) -> Iterator[CliProcess]:
-    server = CliProcess("signal", "--port", str(port), "--state-dir", str(state_dir), *extra)
+def signaling_server(
+    port: int, state_dir: Path, *extra: str, env: dict[str, str] | None = None
+) -> Iterator[CliProcess]:
+    server = CliProcess(
+        "signal", "--port", str(port), "--state-dir", str(state_dir), *extra, env=env
+    )
     with server:
         server.wait_for(lambda line: line.startswith("Ready for connections"), 20 * UNIT)
         yield server
@@ -191,9 +195,10 @@ async def until_reserved(path: Path, ids: set[str]) -> None:
 async def test_a_closed_presenter_socket_is_not_a_way_in(tmp_path: Path) -> None:
     """The simplest kick: the presenter's socket closes (a network blip); the id waits for it."""
     port = free_port()
-    with signaling_server(port, tmp_path):
+    min_connected = {"PATHFINDER_BRIDGE_SERVER_LIMITS_RESERVATION_MIN_CONNECTED": "0.3"}
+    with signaling_server(port, tmp_path, env=min_connected):
         async with peer(port, "pres01", "owner") as (presenter, _):
-            pass
+            await asyncio.sleep(0.4)  # a presenter that was up, not one that never stayed
         with suppress(ConnectionClosed):
             await presenter.recv()
         assert await first_answer(port, "pres01", "attacker") == "ID-TAKEN"

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bridge.errors import ProtocolError
+from bridge.protocol import binarypack
 from bridge.protocol.binarypack import CHUNK_MTU, Reassembler, chunk, pack, unpack
 
 # (value, hex) as peerjs-js-binarypack 2.1 packs them (checked against it in
@@ -163,3 +164,38 @@ def test_map_entries_count_and_depth_is_capped() -> None:
     assert unpack(nested, max_depth=5) == [[[[["deep"]]]]]
     with pytest.raises(ProtocolError, match="nested too deeply"):
         unpack(nested, max_depth=4)
+
+
+def first_chunk(
+    message_id: int, size: int = binarypack.CHUNK_MTU, total: int = 8
+) -> dict[str, Any]:
+    return {"__peerData": message_id, "n": 0, "data": b"\0" * size, "total": total}
+
+
+def test_partials_share_one_budget_and_give_it_back() -> None:
+    budget = binarypack.PartialBudget(3 * binarypack.CHUNK_MTU)
+    first = binarypack.Reassembler(max_partial_messages=1, budget=budget)
+    second = binarypack.Reassembler(max_partial_messages=1, budget=budget)
+    assert first.feed(first_chunk(1), 0.0) is None
+    with pytest.raises(ProtocolError, match="in flight"):
+        first.feed(first_chunk(2), 0.0)  # one partial per connection
+    assert second.feed(first_chunk(1), 0.0) is None
+    assert second.feed({**first_chunk(1), "n": 1}, 0.0) is None
+    with pytest.raises(ProtocolError, match="all connections"):
+        second.feed({**first_chunk(1), "n": 2}, 0.0)  # the shared budget is spent
+    assert budget.used == binarypack.CHUNK_MTU  # second's partial went, and gave its bytes back
+    first.clear()
+    assert budget.used == 0
+
+
+def test_a_partial_goes_when_its_owner_prunes_even_if_no_chunk_comes() -> None:
+    budget = binarypack.PartialBudget(10**6)
+    reassembler = binarypack.Reassembler(stale_after=10.0, budget=budget)
+    reassembler.feed(first_chunk(1), 0.0)
+    assert reassembler.prune(9.0) == 0 and reassembler.in_flight == 1
+    assert reassembler.prune(10.5) == 1 and budget.used == 0
+
+
+def test_a_chunk_larger_than_peerjs_cuts_is_refused() -> None:
+    with pytest.raises(ProtocolError, match="over 16300"):
+        binarypack.Reassembler().feed(first_chunk(1, size=130_000, total=9), 0.0)

@@ -43,7 +43,7 @@ def clustered_realm(grace: float = 10.0) -> tuple[Realm, SharedReservations]:
 
 
 def join(realm: Realm, conn: int, id: str, outcome: ClaimOutcome | None = None) -> list[object]:
-    claim = realm.admit(conn, id=id, token="tok", key="pathfinder", ip="1.1.1.1")
+    claim = realm.admit(conn, id=id, token="tok", key="pathfinder", ip="1.1.1.1", now=0.0)
     assert not isinstance(claim, list)
     return list(realm.claimed(claim, outcome or ClaimOutcome(ClaimResult.CLAIMED), 0.0))
 
@@ -112,9 +112,15 @@ def test_what_the_realm_writes_waits_in_the_outbox_with_its_owner() -> None:
     join(realm, 7, "alice")
     join(realm, 8, "bob")
     assert store.outbox == []  # claims are written by Redis itself
-    realm.disconnect(7, now=1.0)
-    realm.receive_text(8, '{"type":"LEAVE"}', 1.0)
-    assert store.outbox == [Release("alice", "inst~1/7", 10_000), Release("bob", "inst~1/8", 0)]
+    realm.disconnect(7, now=6.0)  # held long enough to be kept
+    realm.receive_text(8, '{"type":"LEAVE"}', 6.0)
+    join(realm, 9, "carol")
+    realm.disconnect(9, now=1.0)  # registered and closed at once: not kept
+    assert store.outbox == [
+        Release("alice", "inst~1/7", 10_000, LimitsConfig().max_away_reservations_per_ip),
+        Release("bob", "inst~1/8", 0),
+        Release("carol", "inst~1/9", 0),
+    ]
 
 
 def test_a_reconnect_elsewhere_closes_the_socket_here_and_writes_nothing() -> None:

@@ -196,3 +196,36 @@ def test_guide_url_of_events() -> None:
         ("show_me", ""),
     ):
         assert guide_url(parse_event({"type": kind, **BASE, **SAMPLES[kind]})) == expected
+
+
+def test_a_step_id_that_is_not_plain_is_quoted_in_the_events_line() -> None:
+    from bridge.protocol.events import InteractiveAction, ShowMe, TargetAction
+
+    action = InteractiveAction(TargetAction.HIGHLIGHT, "#x")
+    assert str(ShowMe(stepId="step-1.a", action=action)) == "show_me highlight '#x' (step step-1.a)"
+    forged = str(ShowMe(stepId="s1) (to 9 attendees)\n+ Eve joined", action=action))
+    assert forged == "show_me highlight '#x' (step 's1) (to 9 attendees)\\n+ Eve joined')"
+
+
+def test_timestamps_and_numbers_are_bounded_at_the_edge() -> None:
+    """Red-team finding 8: a BinaryPack double of -1e308 read as a 310-digit timestamp."""
+    from bridge.errors import ProtocolError
+    from bridge.protocol import binarypack
+    from bridge.protocol.events import parse_event
+
+    show = {"type": "show_me", "stepId": "s1", "action": {"targetAction": "highlight"}}
+    assert parse_event({**show, "timestamp": 1_714_000_000_123}).timestamp == 1_714_000_000_123
+    assert parse_event(show).timestamp == 0  # Pathfinder leaves some out
+    for bad in (-1e308, 1e308, -1, 10**13 + 1):
+        wire = binarypack.unpack(binarypack.pack({**show, "timestamp": bad}))
+        with pytest.raises(ProtocolError, match="timestamp: out of range"):
+            parse_event(wire)
+    with pytest.raises(ProtocolError, match="seq: out of range"):
+        parse_event({**show, "seq": 2**64})
+    beat = {"type": "heartbeat", "sentAt": 1_714_000_000_123.5}
+    assert parse_event(beat)
+    for bad_number in (float("nan"), float("inf"), -5.0):
+        with pytest.raises(ProtocolError, match="sentAt"):
+            parse_event({**beat, "sentAt": bad_number})
+    with pytest.raises(ProtocolError, match=r"coordinates\.x"):
+        parse_event({**show, "coordinates": {"x": float("inf"), "y": 1}})

@@ -85,14 +85,15 @@ def test_id_taken_and_reconnect_with_same_token() -> None:
 
 
 def test_concurrent_and_per_ip_limits() -> None:
+    # Per address range: 10.0.0.1 and 10.0.0.2 are one /24.
     realm = make_realm(max_connections_per_ip=2)
     join(realm, 1, "a", ip="10.0.0.1")
-    join(realm, 2, "b", ip="10.0.0.1")
-    assert sent(join(realm, 3, "c", ip="10.0.0.1"), 3)[0]["payload"] == {
+    join(realm, 2, "b", ip="10.0.0.2")
+    assert sent(join(realm, 3, "c", ip="10.0.0.3"), 3)[0]["payload"] == {
         "msg": "Too many connections from this address"
     }
-    join(realm, 4, "d", ip="10.0.0.2")
-    assert sent(join(realm, 5, "e", ip="10.0.0.3"), 5)[0]["payload"] == {
+    join(realm, 4, "d", ip="10.0.1.1")
+    assert sent(join(realm, 5, "e", ip="10.0.2.1"), 5)[0]["payload"] == {
         "msg": "Server has reached its concurrent user limit"
     }
     realm.disconnect(1, now=0.0)
@@ -382,13 +383,13 @@ def test_a_slow_reader_keeps_its_id_and_the_sender_gets_expire() -> None:
     assert realm.metrics.rejected["destination_busy"] == 2
 
 
-def reserving_realm(grace: float = 30.0, **limits: int) -> Realm:
+def reserving_realm(grace: float = 30.0, concurrent_limit: int = 3, **limits: int) -> Realm:
     return Realm(
         RealmSettings(
             key="pathfinder",
             alive_timeout=60.0,
             expire_timeout=5.0,
-            concurrent_limit=3,
+            concurrent_limit=concurrent_limit,
             limits=LimitsConfig(**limits),
             reservation_grace=grace,
         )
@@ -428,13 +429,88 @@ def test_leaving_on_purpose_gives_the_id_up() -> None:
 def test_reservations_are_capped_per_address_and_in_total() -> None:
     realm = reserving_realm(max_reservations_per_ip=2, max_reservations=3)
     for conn, id in enumerate(("a", "b"), start=1):
-        join(realm, conn, id, ip="10.0.0.1")
-        realm.disconnect(conn, now=0.0)
-    refused = sent(join(realm, 3, "c", ip="10.0.0.1"), 3)
+        join(realm, conn, id, ip=f"10.0.0.{conn}")
+        realm.disconnect(conn, now=5.0)
+    refused = sent(join(realm, 3, "c", ip="10.0.0.1", now=5.0), 3)
     assert refused[0]["payload"] == {"msg": "Too many connections from this address"}
-    assert sent(join(realm, 4, "a", ip="10.0.0.1"), 4) == [{"type": "OPEN"}]  # its own id back
-    assert sent(join(realm, 5, "d", ip="10.0.0.2"), 5) == [{"type": "OPEN"}]
-    full = sent(join(realm, 6, "e", ip="10.0.0.3"), 6)
+    own = join(realm, 4, "a", ip="10.0.0.1", now=5.0)
+    assert sent(own, 4) == [{"type": "OPEN"}]  # its own id back
+    assert sent(join(realm, 5, "d", ip="10.0.1.1", now=5.0), 5) == [{"type": "OPEN"}]
+    full = sent(join(realm, 6, "e", ip="10.0.2.1", now=5.0), 6)
     assert full[0]["payload"] == {"msg": "Server has reached its concurrent user limit"}
-    realm.tick(31.0)  # b lapsed
-    assert sent(join(realm, 7, "e", ip="10.0.0.3", now=31.0), 7) == [{"type": "OPEN"}]
+    realm.tick(36.0)  # b lapsed
+    assert sent(join(realm, 7, "e", ip="10.0.2.1", now=36.0), 7) == [{"type": "OPEN"}]
+
+
+def test_per_address_limits_count_per_range_so_many_addresses_do_not_multiply_them() -> None:
+    # The review's 52 loopback addresses, 400 ids each: all of loopback is one range.
+    realm = make_realm(max_connections_per_ip=2)
+    join(realm, 1, "a", ip="127.0.0.2")
+    join(realm, 2, "b", ip="::1")
+    refused = sent(join(realm, 3, "c", ip="127.0.9.1"), 3)
+    assert refused[0]["payload"] == {"msg": "Too many connections from this address"}
+
+
+def test_an_id_held_only_briefly_is_not_kept_after_its_socket_goes() -> None:
+    realm = reserving_realm(grace=30.0)
+    join(realm, 1, "brief", token="t", now=0.0)
+    realm.disconnect(1, now=4.9)  # under reservation_min_connected (5 s)
+    assert realm.store.count() == 0
+    assert sent(join(realm, 2, "brief", token="other", now=5.0), 2) == [{"type": "OPEN"}]
+    realm.receive_text(2, '{"type":"LEAVE"}', 5.0)
+    # Held long enough: kept; and once kept, it is kept again however short the next socket.
+    join(realm, 3, "owned", token="t", now=0.0)
+    realm.disconnect(3, now=5.0)
+    assert sent(join(realm, 4, "owned", token="t", now=6.0), 4) == [{"type": "OPEN"}]
+    realm.disconnect(4, now=6.5)
+    assert sent(join(realm, 5, "owned", token="thief", now=7.0), 5)[0]["type"] == "ID-TAKEN"
+
+
+def test_new_registrations_are_paced_per_range_and_reconnects_are_not() -> None:
+    realm = Realm(
+        RealmSettings(
+            key="pathfinder",
+            alive_timeout=60.0,
+            expire_timeout=5.0,
+            concurrent_limit=100,
+            limits=LimitsConfig(registrations_per_second_per_ip=2.0, registration_burst_per_ip=3),
+        )
+    )
+    for conn in range(1, 4):
+        assert sent(join(realm, conn, f"p{conn}", ip="127.0.0.1"), conn) == [{"type": "OPEN"}]
+    refused = sent(join(realm, 4, "p4", ip="127.0.0.7"), 4)
+    assert refused == [
+        {
+            "type": "ERROR",
+            "payload": {"msg": "Too many new connections from this address, try again shortly"},
+        }
+    ]
+    assert realm.metrics.rejected["registration_rate"] == 1
+    assert sent(join(realm, 5, "p1", ip="127.0.0.1"), 5) == [{"type": "OPEN"}]  # a reconnect
+    assert sent(join(realm, 6, "q1", ip="10.9.9.9"), 6) == [{"type": "OPEN"}]  # another range
+    assert sent(join(realm, 7, "p4", ip="127.0.0.1", now=0.5), 7) == [{"type": "OPEN"}]
+
+
+def test_away_reservations_are_capped_per_range_and_the_oldest_go_first() -> None:
+    realm = reserving_realm(grace=60.0, concurrent_limit=10, max_away_reservations_per_ip=2)
+    for conn, id in enumerate(("old", "mid", "new"), start=1):
+        join(realm, conn, id, token="t", ip="127.0.0.1", now=float(conn))
+        realm.disconnect(conn, now=10.0 + conn)
+    # "old" went first: its id is free again; the two newer ones are still kept.
+    assert sent(join(realm, 4, "old", token="thief", now=20.0), 4) == [{"type": "OPEN"}]
+    for conn, id in ((5, "mid"), (6, "new")):
+        assert sent(join(realm, conn, id, token="thief", now=20.0), conn)[0]["type"] == "ID-TAKEN"
+    # Another range's away ids are not pushed out by this one's.
+    join(realm, 7, "far", token="t", ip="10.1.1.1", now=0.0)
+    realm.disconnect(7, now=10.0)
+    for conn, id in enumerate(("x", "y", "z"), start=8):
+        join(realm, conn, id, token="t", ip="127.0.0.1", now=10.0)
+        realm.disconnect(conn, now=20.0)
+    assert sent(join(realm, 11, "far", token="thief", now=21.0), 11)[0]["type"] == "ID-TAKEN"
+
+
+def test_a_server_that_stops_keeps_every_id_however_new() -> None:
+    realm = reserving_realm(grace=30.0)
+    join(realm, 1, "fresh", token="t", now=0.0)
+    realm.shutdown(0.5)
+    assert sent(join(realm, 2, "fresh", token="thief", now=1.0), 2)[0]["type"] == "ID-TAKEN"

@@ -67,3 +67,17 @@ def test_a_report_holds_the_events_the_results_and_escapes_peer_text() -> None:
     text = "".join(parsed.text)
     assert hostile in text  # shown as text, never as markup
     assert "not connected" in text
+
+
+def test_latencies_no_clock_could_give_do_not_cost_the_report() -> None:
+    """Red-team finding 8: a timestamp of -1e308 made a latency of 1e308, and the report
+    was lost to an OverflowError."""
+    hostile = [1e308, -1e308, float("inf"), float("nan"), 1.5e308, 42.0]
+    assert sum(b.count for b in bins(hostile)) == 4  # the finite ones, capped
+    assert "<svg" in histogram_svg(hostile)
+    builder = ReportBuilder(title="t", latency_meaning="m", started_ms=0)
+    event = ShowMe(stepId="s1", action=InteractiveAction(TargetAction.HIGHLIGHT, "#x"))
+    builder.event(event_key(event), 1.7e12, event)
+    for n, latency in enumerate(hostile):
+        builder.result(f"a{n}", event_key(event), Outcome.OK, latency_ms=latency)
+    assert "<html" in render_report(builder.build())

@@ -385,3 +385,50 @@ def test_a_repeated_attendee_join_is_ignored() -> None:
     assert presenter.message_received("c1", again, 1, 2) == []
     [ada] = presenter.joined
     assert (ada.name, ada.mode) == ("Ada", AttendeeMode.GUIDED)
+
+
+JOIN = {"type": "attendee_join", "name": "M", "mode": "guided"}
+
+
+def test_one_joined_connection_per_peer_id_a_new_join_replaces_the_old() -> None:
+    presenter = make_presenter()
+    for conn in ("c1", "c2"):
+        presenter.connection_opened(conn, "mallory", 0.0)
+    presenter.message_received("c1", JOIN, 0.1, 1100)
+    outputs = presenter.message_received("c2", JOIN, 0.2, 1200)
+    assert pres.Disconnect("c1", "replaced by a new connection") in outputs
+    assert [a.conn for a in presenter.joined] == ["c2"]
+    assert [o.kind for o in outputs if isinstance(o, pres.Notice)] == [
+        pres.NoticeKind.LEFT,
+        pres.NoticeKind.JOINED,
+    ]
+
+
+def test_room_goes_to_extra_then_stale_unjoined_then_silent_connections_never_live_ones() -> None:
+    presenter = make_presenter()
+    presenter.connection_opened("live", "ada", 0.0)
+    presenter.message_received("live", JOIN, 0.1, 1100)
+    presenter.connection_opened("fresh", "bob", 1.0)  # in its handshake
+    assert presenter.room_for("newcomer", 2.0) is None
+    presenter.connection_opened("extra", "ada", 1.5)  # a second place of a joined peer
+    assert presenter.room_for("newcomer", 2.0) == "extra"
+    presenter.connection_closed("extra")
+    assert presenter.room_for("newcomer", 11.0) == "fresh"  # past the handshake window
+    presenter.connection_closed("fresh")
+    presenter.tick(30.0, 30_000)  # "live" fell silent: no heartbeat echo for 15 s
+    assert presenter.room_for("newcomer", 30.0) == "live"
+
+
+def test_kick_sends_away_every_connection_of_a_name_or_peer_id() -> None:
+    presenter = make_presenter()
+    for conn, peer in (("c1", "mallory"), ("c2", "mallory"), ("c3", "ada")):
+        presenter.connection_opened(conn, peer, 0.0)
+    presenter.message_received("c1", {**JOIN, "name": "Mal"}, 0.1, 1100)
+    presenter.message_received("c3", {**JOIN, "name": "Ada"}, 0.1, 1100)
+    outputs, peers = presenter.kick("Mal")
+    assert peers == {"mallory"}
+    assert [o.conn for o in outputs if isinstance(o, pres.Disconnect)] == ["c1"]
+    outputs, peers = presenter.kick("mallory")  # its other, unjoined connection
+    assert peers == {"mallory"} and [o.conn for o in outputs] == ["c2"]
+    assert [a.name for a in presenter.joined] == ["Ada"]
+    assert presenter.kick("nobody") == ([], set())

@@ -1,15 +1,17 @@
-// pathfinder-bridge capture, injected into the presenter's Grafana on every page and reload.
-// A capture-phase click listener finds Show me / Do it buttons (by the step's button classes,
-// so every step kind is seen) and tells Python which step was clicked through the exposed
-// binding; Python reads the step itself back from the docs panel (a report is only a hint).
+// pathfinder-bridge capture, run in an isolated world of the presenter's Grafana tab on every
+// page and reload: it shares the page's DOM, not its scripts, and only it can call the binding
+// (no frame's scripts can). A capture-phase click listener finds Show me / Do it buttons (by
+// the step's button classes, so every step kind is seen) and tells Python which step was
+// clicked; Python reads the step itself back from the docs panel (a report is only a hint).
 // Also reports when the guide on show and the page route change. Attendees never run it.
 (() => {
   "use strict";
   if (window.top !== window || window.__pathfinderBridgeCapture_installed) return;
   window.__pathfinderBridgeCapture_installed = true;
   const contract = window.__pathfinderBridgeContract;
+  const binding = window.__pathfinderBridgeCapture; // a CDP binding: one string argument
   const report = (payload) => {
-    if (typeof window.__pathfinderBridgeCapture === "function") window.__pathfinderBridgeCapture(payload);
+    if (typeof binding === "function") binding(JSON.stringify(payload));
   };
   const stepIdAttribute = contract.step.attributes.step_id;
   const showClass = contract.show_button.class;
@@ -60,7 +62,9 @@
       report({ kind: "guide", route: location.pathname + location.search });
     }
   };
-  // Routes: single-page apps change them with pushState; patch it to hear about it.
+  // Routes: single-page apps change them with pushState, which the page's own history object
+  // does (not ours, in this world): the Navigation API tells every world, and a route change
+  // re-renders, which the observer below sees too.
   let lastRoute = null;
   const checkRoute = () => {
     const route = location.pathname + location.search;
@@ -69,27 +73,23 @@
       report({ kind: "route", route });
     }
   };
-  for (const name of ["pushState", "replaceState"]) {
-    const original = history[name];
-    history[name] = function (...args) {
-      const result = original.apply(this, args);
-      queueMicrotask(checkRoute);
-      return result;
-    };
-  }
+  window.navigation?.addEventListener("currententrychange", checkRoute);
   window.addEventListener("popstate", checkRoute);
-  // The real panel's tab writes happen in the same page (no storage event): hear them too.
-  const setItem = Storage.prototype.setItem;
-  Storage.prototype.setItem = function (key, value) {
-    const result = setItem.call(this, key, value);
-    if (key === storage.tabs_key || key === storage.active_tab_key) queueMicrotask(checkGuide);
-    return result;
-  };
+  // The real panel's tab writes happen in the same page (no storage event) and through the page's
+  // own Storage object (not ours, in this world): a render re-checks at once and a moment later
+  // (the write may follow the render), and a slow poll catches a write with no render at all.
+  let recheck = 0;
   const start = () => {
     checkRoute();
-    new MutationObserver(checkGuide).observe(document.documentElement, {
+    new MutationObserver(() => {
+      checkRoute();
+      checkGuide();
+      clearTimeout(recheck);
+      recheck = setTimeout(checkGuide, 100);
+    }).observe(document.documentElement, {
       subtree: true, childList: true, attributes: true, attributeFilter: [contract.guide_attribute, "hidden"],
     });
+    setInterval(checkGuide, 1000);
     checkGuide();
   };
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);

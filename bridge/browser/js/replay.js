@@ -60,12 +60,30 @@
     return box.className;
   }
 
-  // A short readable label: what a person would call this element.
+  // A short readable label: what a person would call this element, and the names it goes by
+  // (an icon button may have no text, only an aria-label, a title or a test id).
   function labelOf(node) {
-    if (!node) return "";
-    const text = node.getAttribute("aria-label") || node.getAttribute("title") ||
-      (node.textContent || "").trim() || (typeof node.value === "string" ? node.value : "");
-    return text.replace(/\s+/g, " ").slice(0, 200);
+    if (!node || !node.getAttribute) return "";
+    const by = (node.getAttribute("aria-labelledby") || "").split(/\s+/)
+      .map((id) => id && document.getElementById(id)?.textContent).filter(Boolean).join(" ");
+    const parts = [node.getAttribute("aria-label"), by, node.getAttribute("title"), node.getAttribute("alt"),
+      (node.textContent || "").trim(), typeof node.value === "string" ? node.value : "",
+      node.getAttribute("data-testid"), node.id, node.getAttribute("name")];
+    return parts.filter(Boolean).join(" ").replace(/\s+/g, " ").slice(0, 200);
+  }
+
+  // The control a click on `node` activates: the nearest button, link, menu item, submit
+  // input or other role that acts, and for a label, the control it is for. A Do it aimed at
+  // an icon inside "Delete dashboard" activates "Delete dashboard".
+  const CONTROLS = "button, a[href], area[href], summary, label, select, " +
+    "input[type=submit], input[type=button], input[type=image], input[type=reset], " +
+    "input[type=checkbox], input[type=radio], [role=button], [role=link], [role=menuitem], " +
+    "[role=menuitemcheckbox], [role=menuitemradio], [role=option], [role=tab], [role=switch], " +
+    "[role=checkbox], [role=radio], [onclick]";
+  function controlsOf(node) {
+    const control = node && node.closest ? node.closest(CONTROLS) : null;
+    if (!control) return [];
+    return control.matches("label") && control.control ? [control, control.control] : [control];
   }
 
   // What a trusted click at the element's centre would hit, whether that is the element, and
@@ -87,11 +105,15 @@
     const submits = submitter && submitter.form && (submitter.type === "submit" || submitter.type === "image");
     // formAction reads as the document's URL when the button has no formaction of its own.
     const action = submits ? (submitter.hasAttribute("formaction") ? submitter.formAction : submitter.form.action) : null;
-    const label = labelOf(el) + (hit && hit !== el && el.contains(hit) ? " " + labelOf(hit) : "");
+    // Everything the click is about: the element aimed at, what is hit, and the control
+    // that acts (an ancestor of either); the destructive-words rule reads all of it.
+    const named = [el, hit && hit !== el && el.contains(hit) ? hit : null,
+      ...controlsOf(clicked), ...controlsOf(el)];
+    const label = [...new Set(named.filter(Boolean))].map(labelOf).filter(Boolean).join(" ");
     const opensIn = (link ? link.target : submits ? submitter.formTarget || submitter.form.target : "") || "";
     const newTab = !["", "_self", "_top", "_parent"].includes(opensIn.toLowerCase());
     return { ok, stale: false, x, y, hit: describe(hit), href: link ? link.href : null,
-      form: action, newTab, label: label.slice(0, 300),
+      form: action, newTab, label: label.slice(0, 600),
       disabled: !!(el.disabled || el.closest("[aria-disabled='true']")) };
   }
 
