@@ -47,6 +47,18 @@ def wait_http(
     raise TimeoutError(f"{url} did not answer within {timeout} s")
 
 
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """Terminate, then kill after 10 s; close the stderr pipe the caller read."""
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    if process.stderr:
+        process.stderr.close()
+
+
 @contextlib.contextmanager
 def _process(args: list[str], ready_url: str) -> Iterator[subprocess.Popen[bytes]]:
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
@@ -54,14 +66,7 @@ def _process(args: list[str], ready_url: str) -> Iterator[subprocess.Popen[bytes
         wait_http(ready_url, process=process)
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stderr:
-            process.stderr.close()
+        stop_process(process)
 
 
 def bridge_command(*args: str) -> list[str]:
@@ -139,8 +144,7 @@ def coturn(user: str = "workshop:secret") -> Iterator[int]:
     try:
         yield port
     finally:
-        process.terminate()
-        process.wait(10)
+        stop_process(process)
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -376,14 +380,7 @@ def haproxy(instances: list[int], port: int | None = None) -> Iterator[str]:
         wait_http(url + "/", process=process)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stderr:
-            process.stderr.close()
+        stop_process(process)
 
 
 #: Timers for cluster tests: fast enough that timeouts and expiry happen within a test.

@@ -348,13 +348,7 @@ class Cluster:
     async def _read_figures(self) -> None:
         loop = asyncio.get_running_loop()
         figures_answer: asyncio.Future[Any] = loop.create_future()
-        args: list[str | int] = [
-            self.incarnation,
-            self.name,
-            self._lease_ms,
-            self._instance_ttl_ms,
-            self.realm.peer_count,
-        ]
+        args = self._refresh_args()
         self._call("refresh", args, _settle(figures_answer), _settle_failed(figures_answer))
         peers_answer: asyncio.Future[Any] | None = None
         if self.config.allow_discovery:
@@ -588,6 +582,16 @@ class Cluster:
             if self.metrics.up:
                 await self.renew()
 
+    def _refresh_args(self) -> list[str | int]:
+        """The head of a `refresh` call: who this instance is, its leases and its peer count."""
+        return [
+            self.incarnation,
+            self.name,
+            self._lease_ms,
+            self._instance_ttl_ms,
+            self.realm.peer_count,
+        ]
+
     async def renew(self) -> None:
         """Renew this instance and its peers' leases; read the realm-wide figures."""
         held = self.realm.held()
@@ -596,13 +600,7 @@ class Cluster:
         loop = asyncio.get_running_loop()
         for chunk in chunks:
             future: asyncio.Future[Any] = loop.create_future()
-            args: list[str | int] = [
-                self.incarnation,
-                self.name,
-                self._lease_ms,
-                self._instance_ttl_ms,
-                self.realm.peer_count,
-            ]
+            args = self._refresh_args()
             for id, conn in chunk:
                 args += [id, self.store.owner(conn)]
             self._call("refresh", args, _settle(future), _settle_failed(future))
