@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,13 @@ import pytest
 from bridge.browser.chromium import find_chromium
 from bridge.browser.launch import chromium_sandbox, running_as_root
 from bridge.config import BrowserConfig, load_config
+
+# Tests press Ctrl-C on the processes they start (SIGINT). A shell without job control starts
+# background commands (`make test &`, nohup, some CI runners) with SIGINT ignored, and an ignored
+# signal stays ignored across exec: every CLI process would ignore the tests' Ctrl-C, as it
+# should for its user. Catching SIGINT here gives the processes the tests start its default.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 #: One second of test patience, scaled for slow machines (as websockets' MS).
 UNIT = float(os.environ.get("PATHFINDER_TEST_TIMEOUT_FACTOR", "1"))
