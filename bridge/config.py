@@ -55,7 +55,7 @@ class LimitsConfig:
 
     max_frame_bytes: int = 65536
     #: The `_per_ip` limits count per address range (`bridge/signaling/ranges.py`): all of
-    #: loopback, an IPv4 /24, an IPv6 /64.
+    #: loopback, an IPv4 /24, an IPv6 /48.
     max_connections_per_ip: int = 200
     #: New registrations (a socket asking for an id that is not connected here) a second per
     #: address range, and their burst.
@@ -408,13 +408,21 @@ def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def default_config_file() -> Path | None:
-    """$PATHFINDER_BRIDGE_CONFIG, else ./config.yaml when it exists."""
-    explicit = os.environ.get(ENV_CONFIG_FILE)
+def default_config_file(environ: Mapping[str, str] | None = None) -> Path | None:
+    """$PATHFINDER_BRIDGE_CONFIG, else the user's own file when it exists:
+    `$XDG_CONFIG_HOME/pathfinder-bridge/config.yaml` (`~/.config/...`).
+
+    Never a config.yaml of the working directory unless named (`--config config.yaml`): a
+    folder someone else prepared (a workshop's repository) would choose the Chromium that
+    runs, its flags and `browser.confirm`.
+    """
+    env = os.environ if environ is None else environ
+    explicit = env.get(ENV_CONFIG_FILE)
     if explicit:
         return Path(explicit)
-    local = Path("config.yaml")
-    return local if local.is_file() else None
+    base = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    user = Path(base) / "pathfinder-bridge" / "config.yaml"
+    return user if user.is_file() else None
 
 
 def load_config(

@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -78,19 +78,33 @@ def add_browser_flags(parser: argparse.ArgumentParser, *, login: bool = True) ->
         )
 
 
-def check_remote_debugging(args: argparse.Namespace, login: GrafanaLogin) -> None:
-    """Refuse to expose a signed-in browser to every local process, unless told to."""
+#: Chromium flags that open DevTools to other processes (a pipe is the parent's alone).
+REMOTE_DEBUGGING_ARGS = ("--remote-debugging-port", "--remote-debugging-address")
+
+
+def check_remote_debugging(
+    args: argparse.Namespace, login: GrafanaLogin, browser_args: Sequence[str] = ()
+) -> None:
+    """Refuse to expose a signed-in browser to every local process, unless told to.
+
+    The port may come from the flag or from `browser.args` (a config file's
+    `--remote-debugging-port=N`); either way a DevTools client reads the login.
+    """
     from bridge.grafana.login import LoginKind
 
+    by_flag = bool(getattr(args, "remote_debugging_port", None))
+    by_config = any(arg.startswith(REMOTE_DEBUGGING_ARGS) for arg in browser_args)
     if (
-        getattr(args, "remote_debugging_port", None)
+        (by_flag or by_config)
         and login.kind is not LoginKind.NONE
         and not getattr(args, "allow_remote_debugging_with_login", False)
     ):
+        where = "--remote-debugging-port" if by_flag else "browser.args' --remote-debugging-port"
+        drop = "Drop --remote-debugging-port" if by_flag else "Take it out of browser.args"
         raise BridgeError(
-            f"--remote-debugging-port would give every process on this machine, of any user, "
+            f"{where} would give every process on this machine, of any user, "
             f"this browser and its Grafana login ({login.describe()}): a DevTools client reads "
-            "the cookies and the token. Drop --remote-debugging-port, or add "
+            f"the cookies and the token. {drop}, or add "
             "--allow-remote-debugging-with-login if every local user may use that login"
         )
 

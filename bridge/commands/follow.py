@@ -194,7 +194,7 @@ async def follow_in_browser(config: Config, args: argparse.Namespace) -> int:
     code = JoinCode.parse(args.code)
     grafana = grafana_for_attendee(args.grafana, args.code)
     login = grafana_login(args, password=False)
-    check_remote_debugging(args, login)
+    check_remote_debugging(args, login, config.browser.args)
     headless = wants_headless(config.browser, args.headless)
     await check_grafana_login(grafana, login, headless=headless)
     endpoint = SignalingEndpoint.parse(config.client.server_url, config.client.key)

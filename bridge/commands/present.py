@@ -344,7 +344,7 @@ async def present_in_browser(config: Config, args: argparse.Namespace) -> int:
     from bridge.protocol.events import Navigation
 
     login = grafana_login(args, password=True)
-    check_remote_debugging(args, login)
+    check_remote_debugging(args, login, config.browser.args)
     headless = wants_headless(config.browser, args.headless)
     await check_grafana_login(args.grafana, login, headless=headless)
     later = _Notices()

@@ -166,3 +166,73 @@ def test_a_signed_in_browser_is_not_exposed_to_every_local_process() -> None:
         bridge_command("follow", "--help"), cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout
     assert "of any user" in " ".join(help_text.split())
+
+
+def test_a_remote_debugging_port_in_browser_args_is_refused_with_a_login(tmp_path: Path) -> None:
+    """A second review passed the port through a config file's browser.args instead of the
+    flag, and read the follower's token over CDP."""
+    import socket
+
+    from bridge.protocol.crypto import PresenterKey
+    from bridge.protocol.joincode import JoinCode
+    from tests.servers import free_port
+
+    code = JoinCode("abc123", "w", "", PresenterKey.generate().public_key).encode()
+    port = free_port()
+    config = tmp_path / "workshop.yaml"
+    config.write_text(f'browser:\n  args: ["--remote-debugging-port={port}"]\n')
+    command = ["follow", code, "--grafana", "http://127.0.0.1:9", "--server", NOWHERE]
+    result = subprocess.run(
+        bridge_command(*command, "--headless", "--config", str(config)),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60 * UNIT,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "GRAFANA_TOKEN": "glsa_secret_0123456789"},
+    )
+    assert result.returncode != 0
+    assert "browser.args" in result.stderr
+    assert "--allow-remote-debugging-with-login" in result.stderr
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0, "a browser listens"
+
+
+def test_a_config_yaml_in_the_working_directory_is_not_read(tmp_path: Path) -> None:
+    """A folder someone else prepared (a review's: a workshop repository) used to configure
+    the command run in it: browser.executable_path ran the review's script. Only a file the
+    user names, or the user's own, is read."""
+    folder = tmp_path / "workshop"
+    folder.mkdir()
+    marker = tmp_path / "ran"
+    script = folder / "evil.sh"
+    script.write_text(f"#!/bin/sh\ntouch {marker}\nexit 1\n")
+    script.chmod(0o755)
+    (folder / "config.yaml").write_text(
+        f"server:\n  alive_timeout: soon\nbrowser:\n  executable_path: {script}\n"
+    )
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PATHFINDER_BRIDGE_")}
+    env |= {"XDG_CONFIG_HOME": str(home)}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            bridge_command(*args),
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=60 * UNIT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
+
+    ignored = run("doctor", "--server", NOWHERE, "--json")
+    assert "alive_timeout" not in ignored.stderr
+    assert not marker.exists(), "the working directory's browser.executable_path ran"
+    # The same file as the user's own config (or named) is read: the check above can fail.
+    (home / "pathfinder-bridge").mkdir(parents=True)
+    (home / "pathfinder-bridge" / "config.yaml").write_text("server:\n  alive_timeout: soon\n")
+    own = run("present", "--no-browser", "--server", NOWHERE)
+    assert own.returncode == 1 and "server.alive_timeout" in own.stderr
+    named = run("present", "--no-browser", "--server", NOWHERE, "--config", "config.yaml")
+    assert named.returncode == 1 and "server.alive_timeout" in named.stderr

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 
 from tests.conftest import UNIT
 from tests.servers import CliProcess, free_port
@@ -117,3 +117,46 @@ async def test_ids_held_then_dropped_from_many_addresses_are_capped_per_range(
     # Nor is the attacker's own range locked out for good: its registrations are paced.
     await asyncio.sleep(0.2)
     assert await register(server) == "OPEN"
+
+
+async def test_an_ipv6_site_counts_as_one_range(tmp_path: Path) -> None:
+    """A second review held every socket of the server from 26 /64s of one IPv6 /56 (what a
+    home connection gets) while IPv6 counted per /64: newcomers from anywhere were refused.
+    Scaled down: 26 /64s x 30 sockets against a server of 300."""
+    per_range, limit = 30, 300
+    port = free_port()
+    env = {
+        "PATHFINDER_BRIDGE_SERVER_CONCURRENT_LIMIT": str(limit),
+        "PATHFINDER_BRIDGE_SERVER_LIMITS_MAX_RESERVATIONS": str(limit),
+        "PATHFINDER_BRIDGE_SERVER_LIMITS_MAX_CONNECTIONS_PER_IP": str(per_range),
+        "PATHFINDER_BRIDGE_SERVER_LIMITS_REGISTRATION_BURST_PER_IP": "1000",
+    }
+    args = ["signal", "--port", str(port), "--state-dir", str(tmp_path)]
+    with CliProcess(*args, "--trusted-proxy", "127.0.0.1", env=env) as process:
+        process.wait_for(lambda line: line.startswith("Ready for connections"), 20 * UNIT)
+        held: list[ClientConnection] = []
+        gate = asyncio.Semaphore(32)
+
+        async def hold(address: str) -> str:
+            url = (
+                f"ws://127.0.0.1:{port}/pathfinder/peerjs?key=pathfinder"
+                f"&id=x{secrets.token_hex(8)}&token={secrets.token_hex(8)}"
+            )
+            async with gate:
+                ws = await connect(
+                    url, additional_headers={"X-Forwarded-For": address}, open_timeout=10 * UNIT
+                )
+                async with asyncio.timeout(10 * UNIT):
+                    answer = json.loads(await ws.recv())
+            held.append(ws)
+            return str(answer["type"])
+
+        site = [f"2001:db8:0:{n:x}00::{i + 1:x}" for n in range(26) for i in range(per_range)]
+        try:
+            answers = Counter(await asyncio.gather(*(hold(address) for address in site)))
+            print(f"\n26 /64s of one /56, {per_range} sockets each: {dict(answers)}")
+            assert answers["OPEN"] <= per_range
+            for newcomer in ("198.51.100.7", "2001:db8:ffff::1"):
+                assert await register(port, forwarded=newcomer) == "OPEN", newcomer
+        finally:
+            await asyncio.gather(*(ws.close() for ws in held), return_exceptions=True)
