@@ -38,7 +38,11 @@ from bridge.session.live import LiveAttendee, LivePresenter
 from bridge.signaling.server import SignalingServer
 from bridge.transport.endpoint import SignalingEndpoint
 
-SHOW_STEPS = ["menu-toggle", "help", "dock", "toolbar", "brand"]
+#: grafana-shell's steps after the first. As in Pathfinder's panel, a step waits for the one
+#: before it, and Show me of a step without Do it completes it (then only Redo is offered):
+#: the first step is done once (Do it) before anyone joins, and each round of Show me clicks
+#: redoes these four first.
+SHOW_STEPS = ["help", "dock", "toolbar", "brand"]
 EXTRA_ELEMENTS = 10_000
 
 
@@ -80,7 +84,11 @@ async def run(
             capture = ActionCapture(browser_config, presenter_site.url, on_step=on_step)
             page = await capture.start(browser=browser)
             await capture.open_guide(presenter_site.guide_url("grafana-shell"))
+            # The first step, done before anyone joins, lets the others be shown.
+            await click(page, "do-it", "menu-toggle", clicks, gap=0.55, wait=False)
+            clicks.clear()
             replays: list[ActionReplay] = []
+            lives: list[LiveAttendee] = []
             tasks = []
             for i in range(n):
                 replay = ActionReplay(browser_config, attendee_site.url, mode=AttendeeMode.GUIDED)
@@ -88,25 +96,31 @@ async def run(
                 await replay.open_guide(presenter_site.guide_url("grafana-shell"))
                 live = LiveAttendee(ClientConfig(), endpoint, code, name=f"b{i}")
                 await live.join()
+                lives.append(live)
                 replays.append(replay)
                 snapshots = None
                 if shots is not None and replay.page is not None:
                     snapshots = Snapshots(replay.page, shots, f"b{i}")
                 tasks.append(asyncio.create_task(attend(live, replay, clicks, n, snapshots)))
-            await page.wait_for_selector(".interactive-step")
             for i in range(show_clicks):
-                # Five steps in turn, 0.12 s apart: no step repeats within Pathfinder's 500 ms.
-                await click(page, "show-me", SHOW_STEPS[i % len(SHOW_STEPS)], clicks, gap=0.12)
+                step = SHOW_STEPS[i % len(SHOW_STEPS)]
+                if step == SHOW_STEPS[0]:
+                    for done in SHOW_STEPS:
+                        await redo(page, done)
+                # Steps in turn, 0.12 s apart: no step repeats within Pathfinder's 500 ms.
+                await click(page, "show-me", step, clicks, gap=0.12)
             for replay in replays:
                 replay.mode = AttendeeMode.FOLLOW
             for _ in range(do_clicks):
-                await click(
-                    page, "do-it", "menu-toggle", clicks, gap=0.55
-                )  # one step: wait out the 500 ms rule
+                await redo(page, "menu-toggle")
+                # One step: wait out the 500 ms rule.
+                await click(page, "do-it", "menu-toggle", clicks, gap=0.55)
             await presenter.stop()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            for live in lives:
+                await live.close(leave=False)
             await browser.close()
     show, do = clicks[:show_clicks], clicks[show_clicks:]
 
@@ -129,13 +143,24 @@ async def run(
     }
 
 
-async def click(page: Page, kind: str, step_id: str, clicks: list[Click], gap: float = 0.0) -> None:
+async def redo(page: Page, step_id: str) -> None:
+    """Offer a completed step again (its Redo button), as a presenter repeating it would."""
+    again = page.locator(f'[data-testid="interactive-redo-{step_id}"]')
+    if await again.count():
+        await again.click()
+
+
+async def click(
+    page: Page, kind: str, step_id: str, clicks: list[Click], gap: float = 0.0, wait: bool = True
+) -> None:
+    """Click a step's button as a person would; unless told not to, wait for every replay."""
     clicks.append(Click())
     box = await page.locator(f'[data-testid="interactive-{kind}-{step_id}"]').bounding_box()
     assert box is not None
     await page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    async with asyncio.timeout(30):
-        await clicks[-1].done.wait()
+    if wait:
+        async with asyncio.timeout(30):
+            await clicks[-1].done.wait()
     await asyncio.sleep(gap)
 
 

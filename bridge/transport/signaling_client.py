@@ -70,6 +70,19 @@ class SendPacing:
         self._bucket.take(time.monotonic())
 
 
+def _raise_if_cancelled() -> None:
+    """Honour a cancellation that a library swallowed on its way to us.
+
+    A task's cancel() cancels what the task awaits; when that is an inner task that turns
+    its CancelledError into another error (a socket's close path can), the cancellation is
+    lost and a reconnect loop would run on, its owner waiting for it forever. The request
+    is still counted (`Task.cancelling()`), so it is honoured here.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class SignalingClient:
     def __init__(
         self,
@@ -191,6 +204,7 @@ class SignalingClient:
                 self._is_open.clear()
             if self.state is SignalingState.CLOSED:
                 return
+            _raise_if_cancelled()
             if self.state is not SignalingState.TAKEN:
                 self._set_state(SignalingState.RECONNECTING)
             await asyncio.sleep(next(delays))
