@@ -210,15 +210,15 @@ class LivePresenter:
     def attendees(self) -> list[pres.Attendee]:
         return self.session.joined
 
-    def kick(self, who: str) -> set[str]:
-        """Send away the attendees named `who` (name or peer id), and refuse their peer ids
-        from now on; returns those peer ids."""
-        outputs, peers = self.session.kick(who)
-        self._perform(outputs)
+    def kick(self, who: str) -> pres.Kick:
+        """Send away the one attendee that `who` names (a peer id, or a name no other
+        attendee shares) and refuse its peer id from now on; see `PresenterSession.kick`."""
+        kick = self.session.kick(who)
+        self._perform(list(kick.outputs))
         if self.peer is not None:
-            for peer_id in peers:
+            for peer_id in kick.sent_away:
                 self.peer.disconnect_peer(peer_id)
-        return peers
+        return kick
 
     def _full(self, src: str) -> None:
         """Every connection is a live attendee's and a newcomer was refused: say so, at most

@@ -183,3 +183,40 @@ async def test_late_joiner_state_includes_mode_and_last_highlight(
     finally:
         await late.close()
         await presenter.stop()
+
+
+async def test_a_full_presenter_lets_an_attendee_back_in_after_a_network_blip(
+    endpoint: SignalingEndpoint,
+) -> None:
+    """Every place is a live attendee's. One of them comes back on a new connection while its
+    old one still looks live (a network blip: no close reached the presenter, and 15 s of
+    silence have not passed): its join replaces that connection, so it is let in, not refused."""
+    from bridge.transport.peer import Peer
+    from tests.security.attack_tools import receive_type
+
+    warnings: list[str] = []
+    presenter = LivePresenter(
+        dataclasses.replace(CLIENT, max_connections=2),
+        endpoint,
+        name="Full",
+        on_warning=warnings.append,
+    )
+    code = await presenter.start()
+    bob = LiveAttendee(CLIENT, endpoint, code, name="Bob")
+    join = {"type": "attendee_join", "name": "Ada", "mode": "guided"}
+    try:
+        async with Peer(endpoint, connect_timeout=10 * UNIT) as ada:
+            before = await ada.connect(code.id)
+            before.send(join)
+            assert await receive_type(before, "session_start", 5 * UNIT) is not None
+            await bob.join()
+            # The blip: Ada's old connection stays open; her new OFFER comes to a full presenter.
+            after = await ada.connect(code.id, open_timeout=5 * UNIT)
+            after.send(join)
+            assert await receive_type(after, "session_start", 5 * UNIT) is not None
+            await wait_until(lambda: before.closed.is_set())
+            assert sorted(a.name for a in presenter.attendees) == ["Ada", "Bob"]
+            assert warnings == []
+    finally:
+        await bob.close()
+        await presenter.stop()
