@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +17,7 @@ from bridge.session.session_file import PresenterIdentity
 from bridge.signaling.server import SignalingServer
 from bridge.transport.endpoint import SignalingEndpoint
 from tests.conftest import UNIT
+from tests.servers import CliProcess, free_port
 
 CLIENT = ClientConfig(reconnect_initial=0.2, reconnect_max=1.0, presenter_grace=20.0)
 
@@ -220,3 +222,28 @@ async def test_a_full_presenter_lets_an_attendee_back_in_after_a_network_blip(
     finally:
         await bob.close()
         await presenter.stop()
+
+
+async def test_attendees_starting_together_behind_one_address_all_join(tmp_path: Path) -> None:
+    """Our server paces new registrations per address range and answers the excess "Too many
+    new connections from this address, try again shortly". Scaled down (bursts of 2, 5/s): a
+    presenter and six attendees registering at once from 127.0.0.1 all get in, by waiting."""
+    port = free_port()
+    env = {
+        "PATHFINDER_BRIDGE_SERVER_LIMITS_REGISTRATION_BURST_PER_IP": "2",
+        "PATHFINDER_BRIDGE_SERVER_LIMITS_REGISTRATIONS_PER_SECOND_PER_IP": "5",
+    }
+    signal = CliProcess("signal", "--port", str(port), "--state-dir", str(tmp_path), env=env)
+    with signal:
+        signal.wait_for(lambda line: line.startswith("Ready for connections"), 20 * UNIT)
+        endpoint = SignalingEndpoint.parse(f"http://127.0.0.1:{port}/pathfinder", "pathfinder")
+        client = dataclasses.replace(CLIENT, connect_timeout=15 * UNIT)
+        presenters = [LivePresenter(client, endpoint, name=f"p{i}") for i in range(2)]
+        codes = await asyncio.gather(*(p.start() for p in presenters))  # one is paced
+        attendees = [LiveAttendee(client, endpoint, codes[0], name=f"a{i}") for i in range(6)]
+        try:
+            await asyncio.gather(*(a.join() for a in attendees))
+            assert sorted(a.name for a in presenters[0].attendees) == [f"a{i}" for i in range(6)]
+        finally:
+            await asyncio.gather(*(a.close() for a in attendees))
+            await asyncio.gather(*(p.stop() for p in presenters))
