@@ -240,12 +240,16 @@ class ClientConfig:
     presenter_silence_timeout: float = 15.0
     #: Data connections a presenter holds at once (attendees, and those joining).
     max_connections: int = 256
+    #: Bytes of chunked messages not yet whole, all data connections of one presenter,
+    #: attendee or swarm worker together.
+    max_partial_bytes: int = 16 * 2**20
 
     def __post_init__(self) -> None:
         _check(
             self.ice_transport_policy in ("all", "relay"), "ice_transport_policy", "all or relay"
         )
         _check(self.max_connections >= 1, "max_connections", "must be >= 1")
+        _check(self.max_partial_bytes >= 0, "max_partial_bytes", "must be >= 0")
         _check(
             0 < self.reconnect_initial <= self.reconnect_max,
             "reconnect_initial",

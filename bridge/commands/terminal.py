@@ -199,14 +199,28 @@ def kick_target(line: str) -> str | None:
 
 
 def kick(presenter: LivePresenter, who: str) -> None:
-    """Send away the attendees named `who` and say what happened."""
-    peers = presenter.kick(who)
+    """Send away the attendee named `who` and say what happened; when the name is shared
+    (peers choose their names), list who shares it and ask for a peer id."""
+    result = presenter.kick(who)
     name = printable(who, 40)
-    if not peers:
+    if result.ambiguous:
+        matches = ", ".join(
+            f"{printable(a.label, 40)} (peer id {printable(a.peer_id, 40)})"
+            for a in result.ambiguous
+        )
+        say(
+            f"kick: {name} matches {len(result.ambiguous)} attendees: {matches}; nobody was sent "
+            "away. Type `kick PEER_ID` to send one of them away."
+        )
+        return
+    if not result.sent_away:
         say(f"kick: nobody named {name}")
         return
-    ids = ", ".join(printable(p, 40) for p in sorted(peers))
-    say(f"Sent away {name} (peer id {ids}); it cannot connect again to this session")
+    ids = ", ".join(printable(p, 40) for p in sorted(result.sent_away))
+    say(
+        f"Sent away {name} (peer id {ids}); this peer id is refused for the rest of this "
+        "session (a new peer id can join again)"
+    )
 
 
 async def typed_commands(presenter: LivePresenter, lines: asyncio.Queue[str | None]) -> None:

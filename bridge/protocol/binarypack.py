@@ -287,12 +287,18 @@ class PartialBudget:
 class Reassembler:
     """Joins chunks back into packed messages, with limits so a peer cannot exhaust memory:
     the size of a message, how many may be in flight at once, how long one may wait for its
-    other chunks, and the bytes in flight of every connection sharing `budget`."""
+    other chunks, and the bytes in flight of every connection sharing `budget`.
+
+    On an `ordered` channel (PeerJS's are: reliable and ordered) a message's chunks come one
+    after another, from n=0. So a message starts only at its first chunk (the rest of one whose
+    chunk was refused is refused too, instead of starting a partial that can never be whole),
+    and a new message replaces the oldest in flight (that one will never be whole either)."""
 
     max_message_bytes: int = 4 * 2**20
     max_partial_messages: int = 8
     stale_after: float = 30.0
     budget: PartialBudget | None = None
+    ordered: bool = True
     _partials: dict[int, _Partial] = field(default_factory=dict)
 
     def feed(self, message: Mapping[str, Any], now: float) -> bytes | None:
@@ -317,8 +323,12 @@ class Reassembler:
             raise ProtocolError(f"chunked message of {total} chunks exceeds the size limit")
         partial = self._partials.get(message_id)
         if partial is None:
+            if self.ordered and n != 0:
+                raise ProtocolError(f"chunk {n} of a message whose first chunk was not taken")
             if len(self._partials) >= self.max_partial_messages:
-                raise ProtocolError("too many chunked messages in flight")
+                if not self.ordered:
+                    raise ProtocolError("too many chunked messages in flight")
+                self._drop(next(iter(self._partials)))  # the oldest: it never will be whole
             partial = self._partials[message_id] = _Partial(total, now)
         if partial.total != total:
             self._drop(message_id)

@@ -70,6 +70,26 @@ class ErrorText(enum.StrEnum):
 
 ID_TAKEN_TEXT = "ID is taken"
 
+#: Refusals of a registration that hold for now, not for good: the server's pace of new
+#: registrations, its room (per address range or in all), its momentary load. A client waits
+#: and tries again; any other refusal (a bad key, id or token, a foreign origin) is final.
+RETRYABLE_REFUSALS = frozenset(
+    {
+        ErrorText.REGISTRATION_RATE,
+        ErrorText.IP_LIMIT_EXCEED,
+        ErrorText.CONNECTION_LIMIT_EXCEED,
+        ErrorText.READ_BUFFERS_FULL,
+        ErrorText.CLUSTER_UNAVAILABLE,
+    }
+)
+
+
+def is_retryable_refusal(text: str) -> bool:
+    """Whether an ERROR that refused our registration says to come back later (ours, word
+    for word, or any server's "try again")."""
+    return text in RETRYABLE_REFUSALS or "try again" in text.lower()
+
+
 _ID_PATTERN = re.compile(r"[A-Za-z0-9]+(?:[ _-][A-Za-z0-9]+)*")
 _TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]+")
 

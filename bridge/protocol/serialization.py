@@ -64,6 +64,8 @@ class ConnectionCodec:
     partial_stale_after: float = 30.0
     #: Bytes of chunked messages in flight, shared with other connections (None: no budget).
     partial_budget: binarypack.PartialBudget | None = None
+    #: Whether the channel delivers in order (PeerJS's reliable channels do).
+    ordered: bool = True
     _next_chunk_id: int = 1
     _reassembler: binarypack.Reassembler = field(default_factory=binarypack.Reassembler)
 
@@ -72,6 +74,7 @@ class ConnectionCodec:
         self._reassembler.max_partial_messages = self.max_partial_messages
         self._reassembler.stale_after = self.partial_stale_after
         self._reassembler.budget = self.partial_budget
+        self._reassembler.ordered = self.ordered
 
     def encode(self, value: Any) -> list[bytes | str]:
         """Frames to send for one message, in order."""

@@ -18,6 +18,7 @@ from typing import Any
 
 from bridge.config import ClientConfig
 from bridge.errors import BridgeError
+from bridge.protocol.binarypack import PartialBudget
 from bridge.protocol.crypto import PresenterKey
 from bridge.protocol.events import AttendeeMode, AttendeeState, SessionEvent
 from bridge.protocol.joincode import JoinCode, new_session_id
@@ -126,10 +127,13 @@ class LivePresenter:
         identity: PresenterIdentity | None = None,
         on_id_taken: Callable[[str, bool], None] | None = None,
         on_warning: Callable[[str], None] | None = None,
+        partial_budget: PartialBudget | None = None,
     ) -> None:
         """`on_id_taken(session_id, taken)`: another peer holds our session id on the signaling
         server (True; we keep trying to get it back), or it is ours again (False).
-        `on_warning(text)`: something the presenter must know (newcomers refused)."""
+        `on_warning(text)`: something the presenter must know (newcomers refused).
+        `partial_budget`: chunked bytes in flight, all attendees' connections together
+        (default: `client.max_partial_bytes` of its own)."""
         self._client = client
         self._endpoint = endpoint
         self._on_notice = on_notice or (lambda notice: None)
@@ -140,6 +144,7 @@ class LivePresenter:
         self.id_taken = False
         self._identity = identity
         self._requested_id = identity.session_id if identity else session_id
+        self._partials = partial_budget or PartialBudget(client.max_partial_bytes)
         self.session = pres.PresenterSession(
             session_id="",
             name=name,
@@ -166,6 +171,7 @@ class LivePresenter:
                 token=self._identity.token if self._identity else None,
                 limits=PRESENTER_READS,
                 keep_id=self._identity is not None,
+                partial_budget=self._partials,
             )
             peer.on_signaling_state = lambda state, sid=session_id: self._signaling_state(
                 sid, state
@@ -210,15 +216,15 @@ class LivePresenter:
     def attendees(self) -> list[pres.Attendee]:
         return self.session.joined
 
-    def kick(self, who: str) -> set[str]:
-        """Send away the attendees named `who` (name or peer id), and refuse their peer ids
-        from now on; returns those peer ids."""
-        outputs, peers = self.session.kick(who)
-        self._perform(outputs)
+    def kick(self, who: str) -> pres.Kick:
+        """Send away the one attendee that `who` names (a peer id, or a name no other
+        attendee shares) and refuse its peer id from now on; see `PresenterSession.kick`."""
+        kick = self.session.kick(who)
+        self._perform(list(kick.outputs))
         if self.peer is not None:
-            for peer_id in peers:
+            for peer_id in kick.sent_away:
                 self.peer.disconnect_peer(peer_id)
-        return peers
+        return kick
 
     def _full(self, src: str) -> None:
         """Every connection is a live attendee's and a newcomer was refused: say so, at most
@@ -322,7 +328,10 @@ class LiveAttendee:
         timings: att.AttendeeTimings | None = None,
         max_pending_events: int = 1000,
         on_state: Callable[[str], None] | None = None,
+        partial_budget: PartialBudget | None = None,
     ) -> None:
+        """`partial_budget`: chunked bytes in flight, shared with other attendees of the same
+        owner (a swarm worker's); by default `client.max_partial_bytes` of its own."""
         self._client = client
         self._endpoint = endpoint
         self._timings = timings or att.AttendeeTimings(
@@ -336,6 +345,7 @@ class LiveAttendee:
         self.rejected: list[str] = []
         self.reconnects = 0
         self._on_state = on_state or (lambda text: None)
+        self._partials = partial_budget or PartialBudget(client.max_partial_bytes)
         self._tasks = _Tasks()
         self._settled = asyncio.Event()  # set once joining succeeded or failed
         self._lost = asyncio.Event()  # set when the data connection drops
@@ -345,7 +355,11 @@ class LiveAttendee:
         """Connect, verify the presenter and join; raise SessionError when that fails."""
         self.outcome = asyncio.get_running_loop().create_future()
         self.peer = Peer.for_client(
-            self._endpoint, self._client, accept_incoming=False, limits=ATTENDEE_READS
+            self._endpoint,
+            self._client,
+            accept_incoming=False,
+            limits=ATTENDEE_READS,
+            partial_budget=self._partials,
         )
         await self.peer.open()
         try:

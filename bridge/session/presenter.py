@@ -162,6 +162,16 @@ class Notice:
 Output = SendTo | Disconnect | Notice
 
 
+@dataclass(frozen=True)
+class Kick:
+    """What `kick` did: the peer id it sent away (refused from now on) and what to do, or
+    nothing and the attendees (one per peer id) that the name matches when it is ambiguous."""
+
+    outputs: tuple[Output, ...] = ()
+    sent_away: frozenset[str] = frozenset()
+    ambiguous: tuple[Attendee, ...] = ()
+
+
 @dataclass
 class PresenterSession:
     session_id: str
@@ -354,9 +364,15 @@ class PresenterSession:
 
     def room_for(self, peer_id: str, now: float) -> str | None:
         """The connection that may go so that a new one from `peer_id` fits, when every
-        place is taken: an extra connection of a peer that never joined on it, else one that
+        place is taken: one `peer_id` holds itself (its new join would replace it anyway: an
+        attendee reconnecting after a network blip while its old connection still looks
+        live), else an extra connection of a peer that never joined on it, else one that
         has not joined within the handshake window, else the longest-silent attendee that
         stopped answering heartbeats. None: every place is a live attendee's."""
+        own = [a for a in self.attendees.values() if a.peer_id == peer_id]
+        if own:
+            # Its unjoined connections first (oldest first), then its joined one.
+            return min(own, key=lambda a: (a.joined_at_ms is not None, a.opened_at)).conn
         pending = [a for a in self.attendees.values() if a.joined_at_ms is None]
         by_peer: dict[str, int] = {}
         for attendee in self.attendees.values():
@@ -373,17 +389,25 @@ class PresenterSession:
             return min(silent, key=lambda a: a.last_seen).conn
         return None
 
-    def kick(self, who: str) -> tuple[list[Output], set[str]]:
-        """Send away every connection of the attendees named `who` (their name, or peer id);
-        returns what to do and their peer ids (to refuse from now on)."""
-        doomed = [a for a in self.attendees.values() if who in (a.name, a.peer_id)]
+    def kick(self, who: str) -> Kick:
+        """Send away the one peer that `who` names: its peer id, or the name it joined with.
+        Names are the peers' own choice, so when `who` names several peers (two joined as
+        "Ada", or one took another's peer id as its name), nobody is sent away and the
+        matches are returned, to be told apart by peer id."""
+        named = {a.peer_id for a in self.attendees.values() if who in (a.name, a.peer_id)}
+        if len(named) > 1:
+            # One per peer id, its joined connection when it has one (sorted last, kept).
+            by_joined = sorted(self.attendees.values(), key=lambda a: a.joined_at_ms is not None)
+            one_each = {a.peer_id: a for a in by_joined if a.peer_id in named}
+            return Kick(ambiguous=tuple(sorted(one_each.values(), key=lambda a: a.peer_id)))
+        doomed = [a for a in self.attendees.values() if a.peer_id in named]
         outputs: list[Output] = []
         for attendee in doomed:
             del self.attendees[attendee.conn]
             if attendee.joined_at_ms is not None:
                 outputs.append(Notice(NoticeKind.LEFT, attendee, "sent away by the presenter"))
             outputs.append(Disconnect(attendee.conn, "sent away by the presenter"))
-        return outputs, {a.peer_id for a in doomed}
+        return Kick(outputs=tuple(outputs), sent_away=frozenset(named))
 
     def capacity(self) -> tuple[int, int, int]:
         """Connections, joined attendees, and distinct peer ids among the joined."""

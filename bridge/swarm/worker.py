@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from bridge.config import Config, load_config
 from bridge.logs import setup_logging
+from bridge.protocol.binarypack import PartialBudget
 from bridge.protocol.events import (
     AttendeeMode,
     AttendeeState,
@@ -113,6 +114,8 @@ class SwarmWorker:
         self._heard: dict[int, float] = {}
         self._heartbeats: dict[int, tuple[float, int] | None] = {}
         self._gate = asyncio.Semaphore(spec.join_concurrency)
+        #: One budget of chunked bytes in flight for all of this worker's attendees.
+        self._partials = PartialBudget(self.config.client.max_partial_bytes)
         self._browser: Browser | None = None
         self._tries = 0
 
@@ -223,6 +226,7 @@ class SwarmWorker:
                 name=name,
                 mode=self.mode,
                 on_state=lambda text: self._on_state(index, text),
+                partial_budget=self._partials,
             )
             started = time.monotonic()
             try:

@@ -44,8 +44,9 @@ MAX_BUFFERED = 1 << 20
 RATE_WARNING_INTERVAL = 10.0
 #: Candidates kept while the remote description is not set yet (browsers send a handful).
 MAX_EARLY_CANDIDATES = 64
-#: Bytes of chunked messages not yet whole, every connection of this process together.
-PARTIALS = binarypack.PartialBudget(16 * 2**20)
+#: Bytes of chunked messages not yet whole that the connections of one owner (a presenter,
+#: an attendee, a swarm worker's attendees) share by default: `client.max_partial_bytes`.
+PARTIAL_BYTES = 16 * 2**20
 
 
 class DataConnectionError(BridgeError):
@@ -123,7 +124,10 @@ class DataConnection:
         max_queued: int = 1000,
         ice_transport_policy: str = "all",
         limits: ConnectionLimits | None = None,
+        partial_budget: binarypack.PartialBudget | None = None,
     ) -> None:
+        """`partial_budget`: bytes of chunked messages not yet whole, shared with the other
+        connections of the same owner (None: only this connection's own limits)."""
         self.peer = peer
         self.connection_id = connection_id
         self.serialization = serialization
@@ -137,7 +141,8 @@ class DataConnection:
             limits.max_items,
             max_partial_messages=limits.max_partial_messages,
             partial_stale_after=limits.partial_stale_after,
-            partial_budget=PARTIALS,
+            partial_budget=partial_budget,
+            ordered=reliable,
         )
         self._rate = (
             TokenBucket(limits.frames_per_second, limits.frame_burst, updated=time.monotonic())

@@ -25,11 +25,13 @@ from typing import Any
 
 from bridge.config import ClientConfig, IceServerConfig
 from bridge.errors import ProtocolError
+from bridge.protocol.binarypack import PartialBudget
 from bridge.protocol.peerjs import ClientMessage, MessageType, ServerMessage, is_valid_id
 from bridge.protocol.serialization import Serialization
 from bridge.transport import memory
 from bridge.transport.admission import AdmissionLimits, NegotiationAdmission
 from bridge.transport.dataconnection import (
+    PARTIAL_BYTES,
     ConnectionLimits,
     ConnectionState,
     DataConnection,
@@ -73,13 +75,20 @@ class Peer:
         max_connections: int = 256,
         max_connections_per_peer: int = 4,
         keep_id: bool = False,
+        partial_budget: PartialBudget | None = None,
     ) -> None:
+        """`partial_budget`: the bytes of chunked messages not yet whole that every data
+        connection of this peer shares; its owner may share one among several peers (a swarm
+        worker's attendees). By default this peer has one of its own."""
         self.endpoint = endpoint
         self.id = peer_id or ""
         self.ice_servers = ice_servers
         self.ice_transport_policy = ice_transport_policy
         self.accept_incoming = accept_incoming
         self.limits = limits or ConnectionLimits()
+        self.partial_budget = (
+            partial_budget if partial_budget is not None else PartialBudget(PARTIAL_BYTES)
+        )
         self.admission = NegotiationAdmission(admission or AdmissionLimits())
         self.max_connections = max_connections
         self.max_connections_per_peer = max_connections_per_peer
@@ -116,8 +125,10 @@ class Peer:
         accept_incoming: bool = True,
         limits: ConnectionLimits | None = None,
         keep_id: bool = False,
+        partial_budget: PartialBudget | None = None,
     ) -> Peer:
-        """A peer with the ICE, heartbeat and timeout settings of `client` (config.yaml)."""
+        """A peer with the ICE, heartbeat and timeout settings of `client` (config.yaml); a
+        budget of `client.max_partial_bytes` unless its owner shares one."""
         return cls(
             endpoint,
             peer_id,
@@ -130,6 +141,9 @@ class Peer:
             limits=limits,
             keep_id=keep_id,
             max_connections=client.max_connections,
+            partial_budget=partial_budget
+            if partial_budget is not None
+            else PartialBudget(client.max_partial_bytes),
         )
 
     # -- lifecycle ----------
@@ -213,6 +227,7 @@ class Peer:
             serialization=serialization,
             metadata=metadata,
             limits=self.limits,
+            partial_budget=self.partial_budget,
         )
         self._connections[connection.connection_id] = connection
         expired = self._expired.setdefault(remote_id, asyncio.Event())
@@ -334,6 +349,7 @@ class Peer:
             reliable=bool(payload.get("reliable", True)),
             metadata=payload.get("metadata"),
             limits=self.limits,
+            partial_budget=self.partial_budget,
         )
         self._connections[connection_id] = connection
         self._spawn(self._answer(connection, str(sdp.get("sdp", ""))), f"answer-{connection_id}")

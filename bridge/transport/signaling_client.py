@@ -9,6 +9,10 @@ Once registered, the id is ours for good: if another peer holds it when we come 
 (ID-TAKEN: it was kicked or raced us after a restart), the client says so (state TAKEN) and
 keeps re-registering with its own id and token until the holder goes. What it sends is paced
 below the server's rate limit (`SendPacing`), so a burst of our own ANSWERs is never dropped.
+
+A refusal that holds only for now ("Too many new connections from this address, try again
+shortly": a room of attendees behind one NAT starting together) is waited out with jittered
+backoff, the first registration too, until `connect_timeout`; a bad key stays final.
 """
 
 from __future__ import annotations
@@ -25,7 +29,12 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from bridge.errors import BridgeError, ProtocolError
 from bridge.printable import printable
-from bridge.protocol.peerjs import ClientMessage, MessageType, ServerMessage
+from bridge.protocol.peerjs import (
+    ClientMessage,
+    MessageType,
+    ServerMessage,
+    is_retryable_refusal,
+)
 from bridge.ratelimit import TokenBucket
 from bridge.transport.backoff import backoff
 from bridge.transport.endpoint import SignalingEndpoint
@@ -39,6 +48,10 @@ class SignalingError(BridgeError):
 
 class IdTakenError(SignalingError):
     """Another peer holds the id we asked for."""
+
+
+class ServerBusyError(SignalingError):
+    """The server refused us for now (its pace or room for new peers); try again shortly."""
 
 
 class SignalingState(enum.Enum):
@@ -116,6 +129,8 @@ class SignalingClient:
         self._keep_id = keep_id
         self.state = SignalingState.CONNECTING
         self.reconnects = 0
+        #: The last refusal-for-now while we wait to register (None once registered).
+        self._busy: ServerBusyError | None = None
 
     @property
     def _id_is_ours(self) -> bool:
@@ -137,6 +152,12 @@ class SignalingClient:
                 await self._first_open
         except TimeoutError:
             await self.close()
+            if self._busy is not None:
+                raise SignalingError(
+                    f"the signaling server at {self.endpoint} kept refusing us for "
+                    f"{self._connect_timeout:.0f} s ({self._busy}): it is busy or too many peers "
+                    "share your address; try again later, or raise client.connect_timeout"
+                ) from None
             raise SignalingError(
                 f"no answer from the signaling server at {self.endpoint} within "
                 f"{self._connect_timeout:.0f} s: check it runs (pathfinder-bridge signal status), "
@@ -186,6 +207,17 @@ class SignalingClient:
             try:
                 await self._session()
                 delays = self._delays()  # a session that reached OPEN resets the backoff
+            except ServerBusyError as exc:
+                if self._busy is None:
+                    logger.info(
+                        "[Signaling] %s: %s; waiting for room, retrying for up to %g s",
+                        self.peer_id,
+                        exc,
+                        self._connect_timeout,
+                    )
+                else:
+                    logger.debug("[Signaling] %s: %s; retrying", self.peer_id, exc)
+                self._busy = exc
             except SignalingError as exc:
                 if self._first_open is not None and not self._first_open.done():
                     self._first_open.set_exception(exc)
@@ -245,6 +277,7 @@ class SignalingClient:
             logger.warning("[Signaling] ignored a bad message from the server: %s", exc)
             return
         if message.type is MessageType.OPEN:
+            self._busy = None
             self._is_open.set()
             self._set_state(SignalingState.OPEN)
             if self._first_open is not None and not self._first_open.done():
@@ -269,6 +302,8 @@ class SignalingClient:
             raise IdTakenError(f"the id {self.peer_id!r} is held by another peer")
         if message.type is MessageType.ERROR and not self._is_open.is_set():
             refusal = f"the signaling server refused us: {printable(message.error_text, 200)}"
+            if is_retryable_refusal(message.error_text):
+                raise ServerBusyError(refusal)
             if not self._id_is_ours:
                 self._set_state(SignalingState.CLOSED)
             raise SignalingError(refusal)

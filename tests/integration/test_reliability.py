@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +17,7 @@ from bridge.session.session_file import PresenterIdentity
 from bridge.signaling.server import SignalingServer
 from bridge.transport.endpoint import SignalingEndpoint
 from tests.conftest import UNIT
+from tests.servers import CliProcess, free_port
 
 CLIENT = ClientConfig(reconnect_initial=0.2, reconnect_max=1.0, presenter_grace=20.0)
 
@@ -183,3 +185,65 @@ async def test_late_joiner_state_includes_mode_and_last_highlight(
     finally:
         await late.close()
         await presenter.stop()
+
+
+async def test_a_full_presenter_lets_an_attendee_back_in_after_a_network_blip(
+    endpoint: SignalingEndpoint,
+) -> None:
+    """Every place is a live attendee's. One of them comes back on a new connection while its
+    old one still looks live (a network blip: no close reached the presenter, and 15 s of
+    silence have not passed): its join replaces that connection, so it is let in, not refused."""
+    from bridge.transport.peer import Peer
+    from tests.security.attack_tools import receive_type
+
+    warnings: list[str] = []
+    presenter = LivePresenter(
+        dataclasses.replace(CLIENT, max_connections=2),
+        endpoint,
+        name="Full",
+        on_warning=warnings.append,
+    )
+    code = await presenter.start()
+    bob = LiveAttendee(CLIENT, endpoint, code, name="Bob")
+    join = {"type": "attendee_join", "name": "Ada", "mode": "guided"}
+    try:
+        async with Peer(endpoint, connect_timeout=10 * UNIT) as ada:
+            before = await ada.connect(code.id)
+            before.send(join)
+            assert await receive_type(before, "session_start", 5 * UNIT) is not None
+            await bob.join()
+            # The blip: Ada's old connection stays open; her new OFFER comes to a full presenter.
+            after = await ada.connect(code.id, open_timeout=5 * UNIT)
+            after.send(join)
+            assert await receive_type(after, "session_start", 5 * UNIT) is not None
+            await wait_until(lambda: before.closed.is_set())
+            assert sorted(a.name for a in presenter.attendees) == ["Ada", "Bob"]
+            assert warnings == []
+    finally:
+        await bob.close()
+        await presenter.stop()
+
+
+async def test_attendees_starting_together_behind_one_address_all_join(tmp_path: Path) -> None:
+    """Our server paces new registrations per address range and answers the excess "Too many
+    new connections from this address, try again shortly". Scaled down (bursts of 2, 5/s): a
+    presenter and six attendees registering at once from 127.0.0.1 all get in, by waiting."""
+    port = free_port()
+    env = {
+        "PATHFINDER_BRIDGE_SERVER_LIMITS_REGISTRATION_BURST_PER_IP": "2",
+        "PATHFINDER_BRIDGE_SERVER_LIMITS_REGISTRATIONS_PER_SECOND_PER_IP": "5",
+    }
+    signal = CliProcess("signal", "--port", str(port), "--state-dir", str(tmp_path), env=env)
+    with signal:
+        signal.wait_for(lambda line: line.startswith("Ready for connections"), 20 * UNIT)
+        endpoint = SignalingEndpoint.parse(f"http://127.0.0.1:{port}/pathfinder", "pathfinder")
+        client = dataclasses.replace(CLIENT, connect_timeout=15 * UNIT)
+        presenters = [LivePresenter(client, endpoint, name=f"p{i}") for i in range(2)]
+        codes = await asyncio.gather(*(p.start() for p in presenters))  # one is paced
+        attendees = [LiveAttendee(client, endpoint, codes[0], name=f"a{i}") for i in range(6)]
+        try:
+            await asyncio.gather(*(a.join() for a in attendees))
+            assert sorted(a.name for a in presenters[0].attendees) == [f"a{i}" for i in range(6)]
+        finally:
+            await asyncio.gather(*(a.close() for a in attendees))
+            await asyncio.gather(*(p.stop() for p in presenters))

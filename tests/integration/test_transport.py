@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from bridge.config import ServerConfig
+from bridge.config import LimitsConfig, ServerConfig
 from bridge.protocol.serialization import Serialization
 from bridge.signaling.server import SignalingServer
 from bridge.transport.dataconnection import ConnectionClosedError
@@ -117,6 +117,17 @@ async def test_wrong_key_is_refused() -> None:
         with pytest.raises(SignalingError, match="Invalid key provided"):
             async with Peer(endpoint, "x"):
                 pass
+
+
+async def test_a_pace_that_never_lifts_ends_at_the_deadline_with_what_happened() -> None:
+    """A refusal for now ("try again shortly") is waited out, but only until connect_timeout."""
+    limits = LimitsConfig(registrations_per_second_per_ip=0.001, registration_burst_per_ip=1)
+    async with SignalingServer(ServerConfig(port=0, limits=limits)) as server:
+        endpoint = SignalingEndpoint.parse(server.url, "pathfinder")
+        async with Peer(endpoint, "first"):
+            with pytest.raises(SignalingError, match=r"kept refusing us for 2 s .*try again"):
+                async with Peer(endpoint, "second", connect_timeout=2):
+                    pass
 
 
 async def test_reregisters_after_server_restart_and_channels_survive() -> None:

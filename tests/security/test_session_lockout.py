@@ -109,10 +109,20 @@ async def test_a_full_presenter_warns_and_kick_makes_room() -> None:
                         present.wait_for, lambda text: text.startswith("!! Refusing newcomers")
                     )
                     assert f"all {PLACES} connections are taken" in warning
+                    # Every attacker joined as "m": the name alone sends nobody away (it would
+                    # send a real attendee away with an impostor of its name) ...
                     present.write("kick m")
-                    await asyncio.to_thread(
-                        present.wait_for, lambda text: text.startswith("Sent away m")
+                    shared = await asyncio.to_thread(
+                        present.wait_for, lambda text: text.startswith("kick: m matches")
                     )
+                    assert f"matches {PLACES} attendees" in shared
+                    assert all(f"(peer id {peer.id})" in shared for peer in peers)
+                    # ... its peer id does, and makes room for the real attendee.
+                    present.write(f"kick {peers[0].id}")
+                    sent_away = await asyncio.to_thread(
+                        present.wait_for, lambda text: text.startswith("Sent away ")
+                    )
+                    assert f"(peer id {peers[0].id}); this peer id is refused" in sent_away
                     await joining
                 present.wait_for(lambda text: text.startswith("+ Ada joined"), 10 * UNIT)
             finally:

@@ -111,14 +111,16 @@ def test_chunks_are_peerjs_shaped_and_reassemble() -> None:
         3,
         CHUNK_MTU,
     )
-    joiner = Reassembler()
-    results = [joiner.feed(unpack(c), now=0.0) for c in reversed(chunks)]
-    assert results[:2] == [None, None]
-    assert results[2] == packed and joiner.in_flight == 0
+    for joiner, order in ((Reassembler(), chunks), (Reassembler(ordered=False), chunks[::-1])):
+        results = [joiner.feed(unpack(c), now=0.0) for c in order]
+        assert results[:2] == [None, None]
+        assert results[2] == packed and joiner.in_flight == 0
 
 
 def test_reassembly_limits() -> None:
-    joiner = Reassembler(max_message_bytes=CHUNK_MTU * 2, max_partial_messages=1, stale_after=5)
+    joiner = Reassembler(
+        max_message_bytes=CHUNK_MTU * 2, max_partial_messages=1, stale_after=5, ordered=False
+    )
     with pytest.raises(ProtocolError, match="size limit"):
         joiner.feed({"__peerData": 1, "n": 0, "total": 10, "data": b"x"}, 0.0)
     assert joiner.feed({"__peerData": 2, "n": 0, "total": 2, "data": b"x"}, 0.0) is None
@@ -177,8 +179,8 @@ def test_partials_share_one_budget_and_give_it_back() -> None:
     first = binarypack.Reassembler(max_partial_messages=1, budget=budget)
     second = binarypack.Reassembler(max_partial_messages=1, budget=budget)
     assert first.feed(first_chunk(1), 0.0) is None
-    with pytest.raises(ProtocolError, match="in flight"):
-        first.feed(first_chunk(2), 0.0)  # one partial per connection
+    assert first.feed(first_chunk(2), 0.0) is None  # one partial per connection: it replaces
+    assert first.in_flight == 1 and budget.used == binarypack.CHUNK_MTU
     assert second.feed(first_chunk(1), 0.0) is None
     assert second.feed({**first_chunk(1), "n": 1}, 0.0) is None
     with pytest.raises(ProtocolError, match="all connections"):
@@ -199,3 +201,34 @@ def test_a_partial_goes_when_its_owner_prunes_even_if_no_chunk_comes() -> None:
 def test_a_chunk_larger_than_peerjs_cuts_is_refused() -> None:
     with pytest.raises(ProtocolError, match="over 16300"):
         binarypack.Reassembler().feed(first_chunk(1, size=130_000, total=9), 0.0)
+
+
+def test_one_refused_chunk_does_not_hold_the_next_message_back() -> None:
+    """A session connection keeps one chunked message in flight. A chunk refused (the shared
+    budget spent) used to let the message's later chunks start a partial that could never be
+    whole, holding the one place for 10 s, so the next real message was refused too."""
+    budget = binarypack.PartialBudget(2 * binarypack.CHUNK_MTU)
+    joiner = Reassembler(max_partial_messages=1, stale_after=10.0, budget=budget)
+    hog = Reassembler(budget=budget)
+    hog.feed(first_chunk(1, total=3), 0.0)
+    assert joiner.feed(first_chunk(1, total=3), 0.0) is None
+    with pytest.raises(ProtocolError, match="all connections"):
+        joiner.feed({**first_chunk(1, total=3), "n": 1}, 0.0)  # the budget is spent
+    hog.clear()
+    with pytest.raises(ProtocolError, match="first chunk was not taken"):
+        joiner.feed({**first_chunk(1, total=3), "n": 2}, 0.1)  # no partial from its tail
+    assert joiner.in_flight == 0 and budget.used == 0
+    packed = pack({"text": "z" * 20000})
+    results = [joiner.feed(unpack(c), 0.2) for c in chunk(packed, message_id=2)]
+    assert results[-1] == packed
+
+
+def test_a_new_message_replaces_one_that_never_finished() -> None:
+    # Chunks of one message come one after another on an ordered channel: a new message's first
+    # chunk means the one in flight lost its tail (a frame over the rate limit, say).
+    budget = binarypack.PartialBudget(10**6)
+    joiner = Reassembler(max_partial_messages=1, stale_after=10.0, budget=budget)
+    joiner.feed(first_chunk(1, total=3), 0.0)
+    packed = pack({"text": "z" * 20000})
+    results = [joiner.feed(unpack(c), 0.1) for c in chunk(packed, message_id=2)]
+    assert results[-1] == packed and joiner.in_flight == 0 and budget.used == 0

@@ -5,10 +5,12 @@ import pytest
 from bridge.errors import ProtocolError
 from bridge.protocol.peerjs import (
     ClientMessage,
+    ErrorText,
     MessageType,
     ServerMessage,
     error_message,
     id_taken_message,
+    is_retryable_refusal,
     is_valid_id,
     is_valid_token,
     open_message,
@@ -71,3 +73,24 @@ def test_server_message_parse_round_trip() -> None:
         ServerMessage.parse('{"type":"WHAT"}')
     with pytest.raises(ProtocolError):
         ServerMessage.parse('{"type":"OPEN","src":1}')
+
+
+def test_refusals_for_now_are_told_from_final_ones() -> None:
+    for text in (
+        ErrorText.REGISTRATION_RATE,
+        ErrorText.IP_LIMIT_EXCEED,
+        ErrorText.CONNECTION_LIMIT_EXCEED,
+        ErrorText.READ_BUFFERS_FULL,
+        ErrorText.CLUSTER_UNAVAILABLE,
+        "Overloaded, please Try Again later",  # another server's wording
+    ):
+        assert is_retryable_refusal(text), text
+    for text in (
+        ErrorText.INVALID_KEY,
+        ErrorText.INVALID_TOKEN,
+        ErrorText.INVALID_ID,
+        ErrorText.INVALID_WS_PARAMETERS,
+        ErrorText.ORIGIN_NOT_ALLOWED,
+        "",
+    ):
+        assert not is_retryable_refusal(text), text

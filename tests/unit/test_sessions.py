@@ -419,16 +419,50 @@ def test_room_goes_to_extra_then_stale_unjoined_then_silent_connections_never_li
     assert presenter.room_for("newcomer", 30.0) == "live"
 
 
+def test_a_reconnecting_peer_takes_the_place_of_its_own_connection() -> None:
+    # A full presenter: two live attendees. Ada's network blips; her old connection still
+    # counts as live (no 15 s silence yet) when her new OFFER comes: its place is offered.
+    presenter = make_presenter()
+    for conn, peer in (("ada-old", "ada"), ("bob", "bob")):
+        presenter.connection_opened(conn, peer, 0.0)
+        presenter.message_received(conn, JOIN, 0.1, 1100)
+    assert presenter.room_for("newcomer", 5.0) is None
+    assert presenter.room_for("ada", 5.0) == "ada-old"
+    # Her unjoined connections go before her joined one, the oldest first.
+    presenter.connection_opened("ada-new", "ada", 5.0)
+    presenter.connection_opened("ada-newer", "ada", 6.0)
+    assert presenter.room_for("ada", 6.5) == "ada-new"
+
+
 def test_kick_sends_away_every_connection_of_a_name_or_peer_id() -> None:
     presenter = make_presenter()
     for conn, peer in (("c1", "mallory"), ("c2", "mallory"), ("c3", "ada")):
         presenter.connection_opened(conn, peer, 0.0)
     presenter.message_received("c1", {**JOIN, "name": "Mal"}, 0.1, 1100)
     presenter.message_received("c3", {**JOIN, "name": "Ada"}, 0.1, 1100)
-    outputs, peers = presenter.kick("Mal")
-    assert peers == {"mallory"}
-    assert [o.conn for o in outputs if isinstance(o, pres.Disconnect)] == ["c1"]
-    outputs, peers = presenter.kick("mallory")  # its other, unjoined connection
-    assert peers == {"mallory"} and [o.conn for o in outputs] == ["c2"]
+    kick = presenter.kick("Mal")
+    assert kick.sent_away == {"mallory"} and not kick.ambiguous
+    assert sorted(o.conn for o in kick.outputs if isinstance(o, pres.Disconnect)) == ["c1", "c2"]
     assert [a.name for a in presenter.joined] == ["Ada"]
-    assert presenter.kick("nobody") == ([], set())
+    assert presenter.kick("nobody") == pres.Kick()
+
+
+def test_kick_by_a_shared_name_sends_nobody_away_and_names_the_peer_ids() -> None:
+    # An impostor joins as "Ada", and another takes the real Ada's peer id as its name: the
+    # presenter's `kick Ada` or `kick ada-id` must not send the real Ada away with them.
+    presenter = make_presenter()
+    for conn, peer, name in (("c1", "ada-id", "Ada"), ("c2", "imp", "Ada"), ("c3", "x", "ada-id")):
+        presenter.connection_opened(conn, peer, 0.0)
+        presenter.message_received(conn, {**JOIN, "name": name}, 0.1, 1100)
+    for who in ("Ada", "ada-id"):
+        kick = presenter.kick(who)
+        assert kick.outputs == () and kick.sent_away == frozenset()
+        assert {a.peer_id for a in kick.ambiguous} == (
+            {"ada-id", "imp"} if who == "Ada" else {"ada-id", "x"}
+        )
+    assert len(presenter.joined) == 3
+    # A peer id that no other attendee takes as its name is exact.
+    kick = presenter.kick("imp")
+    assert kick.sent_away == {"imp"} and kick.ambiguous == ()
+    assert sorted(a.peer_id for a in presenter.joined) == ["ada-id", "x"]
+    assert presenter.kick("Ada").sent_away == {"ada-id"}  # now the only Ada
