@@ -71,6 +71,9 @@ class LimitsConfig:
     #: Unsent bytes of all peers that are behind, together; past it, a peer that is behind
     #: gets nothing more until it reads.
     max_unsent_bytes_total: int = 16777216
+    #: Seconds a peer that is behind may take nothing of what we send before its socket is
+    #: closed (it is not reading; its id stays reserved for its token).
+    stalled_reader_timeout: float = 15.0
     #: Read buffers grown by large frames, all sockets together (picows keeps a socket's
     #: buffer at the size of the largest frame it read); past it, a larger frame closes its
     #: socket with ERROR.
@@ -111,6 +114,7 @@ class LimitsConfig:
             "max_unsent_bytes_total",
             "must be >= max_unsent_bytes",
         )
+        _check(self.stalled_reader_timeout > 0, "stalled_reader_timeout", "must be > 0")
         _check(
             self.max_read_buffer_bytes_total >= 4 * self.max_frame_bytes,
             "max_read_buffer_bytes_total",

@@ -30,6 +30,10 @@ class TokenBucket:
             return True
         return False
 
+    def give(self, cost: float = 1.0) -> None:
+        """Give back `cost` tokens that were taken for nothing."""
+        self.tokens = min(self.capacity, self.tokens + cost)
+
     def full(self, now: float) -> bool:
         """Whether the bucket is full again at `now` (one made afresh would be the same)."""
         return self.tokens + max(0.0, now - self.updated) * self.rate >= self.capacity

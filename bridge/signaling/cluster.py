@@ -283,6 +283,7 @@ class Cluster:
                 limits.max_reservations,
                 limits.max_reservations_per_ip,
                 self.incarnation,
+                1 if claim.paced else 0,
             ],
             done,
             failed,

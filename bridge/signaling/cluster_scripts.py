@@ -31,8 +31,10 @@ local function entry_head(e)
 end
 """
 
-#: ARGV: prefix, id, digest, ip, owner, lease ms, max ids, max ids per ip, my incarnation.
-#: -> {'taken'} | {'full'} | {'ip_full'} | {'claimed', reserved 0/1, previous owner, entries...}
+#: ARGV: prefix, id, digest, ip, owner, lease ms, max ids, max ids per ip, my incarnation,
+#: paced 0/1 (only the owner of a reserved id may claim).
+#: -> {'taken'} | {'paced'} | {'full'} | {'ip_full'}
+#:    | {'claimed', reserved 0/1, previous owner, entries...}
 CLAIM = (
     _PRELUDE
     + """
@@ -46,6 +48,7 @@ if cur[1] then
   reserved = 1
   redis.call('ZREM', P .. 'away:' .. (cur[3] or ''), id)
 else
+  if ARGV[10] == '1' then return {'paced'} end
   redis.call('ZREMRANGEBYSCORE', P .. 'res', '-inf', now)
   if redis.call('ZCARD', P .. 'res') >= max_total then return {'full'} end
   redis.call('ZREMRANGEBYSCORE', P .. 'ip:' .. ip, '-inf', now)

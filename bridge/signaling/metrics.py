@@ -33,6 +33,7 @@ class RejectReason(enum.StrEnum):
     QUEUE_FULL = "queue_full"
     DESTINATION_BUSY = "destination_busy"
     READ_BUFFERS_FULL = "read_buffers_full"
+    STALLED_READER = "stalled_reader"
     CLUSTER_UNAVAILABLE = "cluster_unavailable"
 
 
@@ -52,7 +53,14 @@ class SignalingMetrics:
         self.rejected[reason.value] += 1
 
     def render(
-        self, *, peers: int, queued_now: int, queued_bytes: int = 0, reservations: int = 0
+        self,
+        *,
+        peers: int,
+        queued_now: int,
+        queued_bytes: int = 0,
+        reservations: int = 0,
+        unsent_bytes: int = 0,
+        read_buffer_bytes: int = 0,
     ) -> str:
         """Prometheus text format; every reason appears, so dashboards see zeros."""
         lines: list[str] = []
@@ -75,6 +83,18 @@ class SignalingMetrics:
             "gauge",
             "Bytes of messages waiting for an absent peer.",
             [("", queued_bytes)],
+        )
+        metric(
+            "pathfinder_signaling_unsent_bytes",
+            "gauge",
+            "Bytes written for peers that are behind and not yet taken by them (this instance).",
+            [("", unsent_bytes)],
+        )
+        metric(
+            "pathfinder_signaling_read_buffer_bytes",
+            "gauge",
+            "Bytes of read buffers grown by large frames (this instance).",
+            [("", read_buffer_bytes)],
         )
         metric(
             "pathfinder_signaling_reservations",

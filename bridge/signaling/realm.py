@@ -241,6 +241,7 @@ class Realm:
         if not is_valid_token(token, limits.max_token_length):
             return self._refuse(conn, RejectReason.BAD_TOKEN, ErrorText.INVALID_TOKEN)
         range = address_range(ip)
+        paced = charged = False
         if id not in self._clients:
             # A reconnect replaces its own socket here; anyone else needs room for one more.
             if len(self._clients) >= self.settings.concurrent_limit:
@@ -256,11 +257,13 @@ class Realm:
                     float(limits.registration_burst_per_ip),
                     updated=now,
                 )
-            if not bucket.take(now):
-                return self._refuse(
-                    conn, RejectReason.REGISTRATION_RATE, ErrorText.REGISTRATION_RATE
-                )
-        return Claim(conn, id, token_digest(self.store.salt, token), range, ip)
+            # Spent, the pace still lets an owner come back for its reserved id (after a
+            # restart or a network blip, all of a range's owners come back at once): the
+            # store knows whether this is one.
+            charged = bucket.take(now)
+            paced = not charged
+        digest = token_digest(self.store.salt, token)
+        return Claim(conn, id, digest, range, ip, paced=paced, charged=charged)
 
     def claimed(self, claim: Claim, outcome: ClaimOutcome, now: float) -> list[Action]:
         """The store's answer to `claim`: OPEN and what waited for the id, or the refusal."""
@@ -277,10 +280,16 @@ class Realm:
             )
         if result is ClaimResult.IP_FULL:
             return self._refuse(conn, RejectReason.IP_LIMIT, ErrorText.IP_LIMIT_EXCEED)
+        if result is ClaimResult.PACED:
+            return self._refuse(conn, RejectReason.REGISTRATION_RATE, ErrorText.REGISTRATION_RATE)
         if result is ClaimResult.UNAVAILABLE:
             return self._refuse(
                 conn, RejectReason.CLUSTER_UNAVAILABLE, ErrorText.CLUSTER_UNAVAILABLE
             )
+        if outcome.reserved and claim.charged:
+            bucket = self._registrations.get(claim.ip)
+            if bucket is not None:
+                bucket.give()  # an owner came back: not a new registration
         actions: list[Action] = []
         existing = self._clients.get(id)
         if existing is not None:

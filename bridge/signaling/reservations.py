@@ -72,6 +72,12 @@ class Claim:
     ip: str
     #: The client's own address, for logs ("" when unknown).
     address: str = ""
+    #: The range's pace of new registrations is spent: only an owner coming back for the id
+    #: reserved for its token may claim it (`ClaimResult.PACED` otherwise).
+    paced: bool = False
+    #: A registration of the range's pace was spent on this claim (given back when it
+    #: turns out to be an owner coming back).
+    charged: bool = False
 
     @property
     def where(self) -> str:
@@ -88,6 +94,8 @@ class ClaimResult(enum.Enum):
     IP_FULL = "ip_full"
     #: The store cannot be asked now (a cluster whose Redis is away).
     UNAVAILABLE = "unavailable"
+    #: A new id while the range's pace of new registrations is spent (`Claim.paced`).
+    PACED = "paced"
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,12 +126,16 @@ def decide_claim(
     max_per_ip: int,
 ) -> ClaimResult:
     """The rule of a claim, for a store that holds `current` (not lapsed) for `claim.id`:
-    another token's id is taken; a new id must fit under both caps. The Redis store runs
-    the same rule in one Lua script (`bridge/signaling/cluster_scripts.py`), atomically."""
+    another token's id is taken; a new id must fit the range's pace and both caps (the owner
+    of a reserved id is never paced: the reservation bounds how many there can be). The Redis
+    store runs the same rule in one Lua script (`bridge/signaling/cluster_scripts.py`),
+    atomically."""
     if current is not None:
         if hmac.compare_digest(current.token_digest, claim.token_digest):
             return ClaimResult.CLAIMED
         return ClaimResult.TAKEN
+    if claim.paced:
+        return ClaimResult.PACED
     if total >= max_total:
         return ClaimResult.FULL
     if for_ip >= max_per_ip:

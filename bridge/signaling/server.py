@@ -38,10 +38,16 @@ from picows import (
 from bridge.config import ServerConfig
 from bridge.errors import ConfigError, PortInUseError
 from bridge.protocol.peerjs import ErrorText, error_message
-from bridge.signaling.budgets import PICOWS_FIRST_READ_BUFFER, SocketBudget, read_buffer_for
+from bridge.signaling.budgets import (
+    PICOWS_FIRST_READ_BUFFER,
+    ReaderProgress,
+    SocketBudget,
+    read_buffer_for,
+)
 from bridge.signaling.files import reservations_file
 from bridge.signaling.metrics import RejectReason, render_cluster
 from bridge.signaling.ports import describe_port_holder
+from bridge.signaling.ranges import address_range
 from bridge.signaling.realm import Action, Close, Forward, Realm, RealmSettings, Send
 from bridge.signaling.reservation_file import ReservationFile
 from bridge.signaling.reservations import SALT_BYTES, Claim
@@ -69,6 +75,11 @@ HANDSHAKE_TIMEOUT = 10.0
 #: 64 KiB it grew to 147 KiB (a review's 1,000 sockets: 329 MiB). A large frame still needs
 #: a buffer that holds it: `max_read_buffer_bytes_total` bounds those.
 RECEIVE_BUFFER = 16 * 1024
+#: The kernel's send buffer of each socket. Left to autotuning, a socket that never reads
+#: made the kernel hold 3 MB of what we wrote for it before our own `max_unsent_bytes`
+#: even began to count (measured on loopback); 64 KiB (the kernel doubles it) still holds
+#: a join wave's OFFERs for a reader that keeps up.
+SEND_BUFFER = 64 * 1024
 #: Each socket's read buffer to begin with (picows's smallest).
 READ_BUFFER = 2048
 #: Frames up to `HARD_STOP` x max_frame_bytes are read (and answered with ERROR when over
@@ -112,6 +123,11 @@ class PeerSocket(WSListener):
         #: Frames sent this turn of the loop, not yet written, and their size.
         self.out: list[bytes] = []
         self.out_bytes = 0
+        #: The address range the budgets count this socket in (`ranges.py`).
+        self.range = ""
+        #: Bytes handed to the transport so far: what it took from us is this less what
+        #: the transport still holds.
+        self.written = 0
         #: A message in fragments (rare: browsers and our clients send whole frames).
         self.fragments: bytearray | None = None
         self.fragments_binary = False
@@ -139,6 +155,13 @@ class PeerSocket(WSListener):
         self.server._flush_socket(self)  # what was sent before the close goes first
         transport.send_close(code, reason[:100].encode())
         transport.disconnect()
+
+    def abort(self) -> None:
+        """Close without sending what is unsent: the peer does not read it."""
+        self.out, self.out_bytes = [], 0
+        transport = self.transport
+        if transport is not None and not transport.is_disconnected:
+            transport.disconnect(graceful=False)
 
 
 class SignalingServer:
@@ -224,6 +247,8 @@ class SignalingServer:
         #: buffers to, each bounded in total (`bridge/signaling/budgets.py`).
         self._unsent = SocketBudget(config.limits.max_unsent_bytes_total)
         self._read_buffers = SocketBudget(config.limits.max_read_buffer_bytes_total)
+        #: Sockets that are behind, and whether they take anything (`_recount_unsent`).
+        self._progress = ReaderProgress()
 
     # -- lifecycle ----------
 
@@ -340,6 +365,8 @@ class SignalingServer:
                 queued_now=self.realm.queued_count,
                 queued_bytes=self.realm.queued_bytes,
                 reservations=self.realm.store.count(),
+                unsent_bytes=self._unsent.total,
+                read_buffer_bytes=self._read_buffers.total,
             )
         figures = self.cluster.figures
         return self.realm.metrics.render(
@@ -347,6 +374,8 @@ class SignalingServer:
             queued_now=figures.queued_messages,
             queued_bytes=figures.queued_bytes,
             reservations=figures.reservations,
+            unsent_bytes=self._unsent.total,
+            read_buffer_bytes=self._read_buffers.total,
         ) + render_cluster(self.cluster.name, self.cluster.metrics, figures)
 
     def _peer_ids(self) -> list[str]:
@@ -389,12 +418,14 @@ class SignalingServer:
         raw = underlying.get_extra_info("socket")
         if raw is not None:
             raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
         # resume_writing() says when a socket that was behind has caught up.
         underlying.set_write_buffer_limits(high=BEHIND_BYTES, low=BEHIND_BYTES // 4)
         params = sock.params
         peer = sock.transport.underlying_transport.get_extra_info("peername")
         forwarded = sock.transport.request.headers.getall("X-Forwarded-For", [])
         ip = forwarded_client(str(peer[0]) if peer else "?", forwarded, self.config.trusted_proxies)
+        sock.range = address_range(ip)
         if self.cluster is None:
             actions = self.realm.connect(
                 sock.conn,
@@ -498,28 +529,54 @@ class SignalingServer:
     def _may_read(self, sock: PeerSocket, size: int) -> bool:
         """Whether a frame (or a fragmented message) of `size` bytes may be held for `sock`:
         it grows the socket's read buffer for good, within `max_read_buffer_bytes_total` for
-        all sockets. Over it, the socket gets ERROR and is closed, which frees its buffer."""
+        all sockets and a share of it for the socket's address range. When that is full,
+        the largest and idlest holders (each holding at least as much) are closed to make
+        room; when none is, this socket gets ERROR and is closed, which frees its buffer."""
         if size > self.config.limits.max_frame_bytes:
             return True  # refused anyway, and the socket closed (the realm's ERROR)
         need = read_buffer_for(size)
-        if need <= max(PICOWS_FIRST_READ_BUFFER, self._read_buffers.held(sock.conn)):
+        budget = self._read_buffers
+        now = self._clock()
+        if need <= PICOWS_FIRST_READ_BUFFER:
             return True
-        if self._read_buffers.fits(sock.conn, need):
-            self._read_buffers.hold(sock.conn, need)
+        if need <= budget.held(sock.conn):
+            budget.touch(sock.conn, now)
             return True
-        self.realm.metrics.reject(RejectReason.READ_BUFFERS_FULL)
-        logger.info("[Signaling] Refused a frame of %d bytes: read buffers are full", size)
+        if not budget.fits(sock.conn, sock.range, need):
+            victims = budget.make_room(sock.conn, sock.range, need)
+            if victims is None:
+                self.realm.metrics.reject(RejectReason.READ_BUFFERS_FULL)
+                logger.info("[Signaling] Refused a frame of %d bytes: read buffers are full", size)
+                self._refuse_read(sock)
+                return False
+            for victim in victims:
+                logger.info(
+                    "[Signaling] Closed a socket holding %d bytes of read buffer to read "
+                    "a frame of %d bytes",
+                    budget.held(victim),
+                    size,
+                )
+                budget.drop(victim)
+                self.realm.metrics.reject(RejectReason.READ_BUFFERS_FULL)
+                other = self._sockets.get(victim)
+                if other is not None:
+                    self._refuse_read(other)
+        budget.hold(sock.conn, sock.range, need, now)
+        return True
+
+    def _refuse_read(self, sock: PeerSocket) -> None:
         self._send(Send(sock.conn, error_message(ErrorText.READ_BUFFERS_FULL)))
         sock.close(WSCloseCode.TRY_AGAIN_LATER, "server busy")
-        return False
 
     def _caught_up(self, sock: PeerSocket) -> None:
         self._unsent.drop(sock.conn)
+        self._progress.caught_up(sock.conn)
 
     def _gone(self, sock: PeerSocket) -> None:
         if self._sockets.pop(sock.conn, None) is None:
             return
         self._unsent.drop(sock.conn)
+        self._progress.caught_up(sock.conn)
         self._read_buffers.drop(sock.conn)
         sock.out, sock.out_bytes = [], 0
         transport = sock.transport
@@ -580,10 +637,11 @@ class SignalingServer:
         frame = server_frame(action.text.encode())
         unsent = buffered + sock.out_bytes + len(frame)
         if unsent > BEHIND_BYTES:
-            # Behind: what it holds counts against every other socket that is behind.
-            if not self._unsent.fits(sock.conn, unsent):
+            # Behind: what it holds counts against every other socket that is behind, and
+            # against the others of its address range.
+            if not self._unsent.fits(sock.conn, sock.range, unsent):
                 return SendResult.REFUSED
-            self._unsent.hold(sock.conn, unsent)
+            self._unsent.hold(sock.conn, sock.range, unsent)
         if not sock.out:
             if not self._unflushed:
                 asyncio.get_running_loop().call_soon(self._flush)
@@ -605,7 +663,9 @@ class SignalingServer:
         transport = sock.transport
         if transport is None or transport.is_disconnected or transport.is_close_frame_sent:
             return
-        transport.underlying_transport.write(out[0] if len(out) == 1 else b"".join(out))
+        data = out[0] if len(out) == 1 else b"".join(out)
+        sock.written += len(data)
+        transport.underlying_transport.write(data)
 
     def _perform_later(self, actions: list[Action]) -> None:
         """Actions that come from the cluster (no socket's frame is being handled)."""
@@ -618,15 +678,39 @@ class SignalingServer:
             self._recount_unsent()
 
     def _recount_unsent(self) -> None:
-        """What sockets that were behind hold now (they read some, or went)."""
+        """What sockets that were behind hold now (they read some, or went); those that
+        took nothing for `stalled_reader_timeout` are closed: they are not reading, and
+        would hold their part of `max_unsent_bytes_total` for as long as they heartbeat."""
+        now = self._clock()
         for conn in self._unsent.conns():
             sock = self._sockets.get(conn)
             transport = sock.transport if sock is not None else None
             if sock is None or transport is None or transport.is_disconnected:
                 self._unsent.drop(conn)
+                self._progress.caught_up(conn)
                 continue
-            unsent = transport.underlying_transport.get_write_buffer_size() + sock.out_bytes
-            self._unsent.hold(conn, unsent if unsent > BEHIND_BYTES else 0)
+            buffered = transport.underlying_transport.get_write_buffer_size()
+            unsent = buffered + sock.out_bytes
+            if unsent > BEHIND_BYTES:
+                self._unsent.hold(conn, sock.range, unsent)
+                self._progress.behind(conn, sock.written - buffered, now)
+            else:
+                self._unsent.drop(conn)
+                self._progress.caught_up(conn)
+        for conn in self._progress.stalled(now, self.config.limits.stalled_reader_timeout):
+            self._progress.caught_up(conn)
+            self._unsent.drop(conn)
+            sock = self._sockets.get(conn)
+            if sock is None:
+                continue
+            self.realm.metrics.reject(RejectReason.STALLED_READER)
+            logger.info(
+                "[Signaling] Closed a socket that read nothing for %.0f s while behind",
+                self.config.limits.stalled_reader_timeout,
+            )
+            # Its id stays reserved for its token (realm.disconnect), as for any socket
+            # that went: a reader that is flooded never frees its id by stalling.
+            sock.abort()
 
     def _reservations_changed(self) -> None:
         if self.reservation_file is not None:

@@ -183,3 +183,24 @@ async def test_reservation_caps_per_address_hold_across_instances() -> None:
             # Ids already reserved are still given back to their tokens.
             async with peer(b, "cap1") as (_, again):
                 assert again == {"type": "OPEN"}
+
+
+async def test_owners_coming_back_to_reserved_ids_are_not_paced_in_a_cluster() -> None:
+    """Issue 9 (a review): the registration pace refused owners coming back for their reserved
+    ids (after a restart or a network blip). In a cluster, Redis knows whether an id is
+    reserved for the token: its claim script refuses a paced claim only for a new id."""
+    env = {
+        "PATHFINDER_BRIDGE_SERVER_LIMITS_REGISTRATION_BURST_PER_IP": "3",
+        "PATHFINDER_BRIDGE_SERVER_LIMITS_REGISTRATIONS_PER_SECOND_PER_IP": "0.01",
+        "PATHFINDER_BRIDGE_SERVER_LIMITS_RESERVATION_MIN_CONNECTED": "0",
+    }
+    with cluster_of_two("--reservation-grace", "60", proxy=False, env=env) as cluster:
+        a, b = cluster.ports
+        owners = [(port, f"own{port}x{n}") for port in (a, b) for n in range(3)]
+        for port, id in owners:  # each instance's burst: 3 new ids
+            assert await first_answer(port, id, f"tok{id}") == "OPEN"
+        # All six come back to one instance whose pace is spent, at once.
+        answers = await asyncio.gather(*(first_answer(a, id, f"tok{id}") for _, id in owners))
+        assert answers == ["OPEN"] * 6
+        assert await first_answer(a, "newcomer", "t") == "ERROR"  # still paced
+        assert await first_answer(a, owners[0][1], "thief") == "ID-TAKEN"

@@ -18,7 +18,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import UNIT
 from tests.servers import CliProcess, free_port
@@ -57,18 +58,25 @@ async def attacker(port: int, n: int, go: asyncio.Event) -> None:
     url = f"ws://127.0.0.1:{port}/pathfinder/peerjs?key=pathfinder&id=bomb{n}&token=t"
     async with connect(url, open_timeout=10 * UNIT, max_queue=1) as ws:
         assert json.loads(await ws.recv()) == {"type": "OPEN"}
-        for round in range(ROUNDS):
-            await go.wait()
-            for i in range(BOMBS_PER_ROUND):
-                await ws.send(
-                    f'{{"type":"OFFER","dst":"ghost{n}r{round}b{i}","payload":{BOMB_PAYLOAD}}}'
-                )
-            for i in range(FILLERS_PER_ROUND):
-                dst = f"ghost{n}r{round}f{i}"
-                await ws.send(json.dumps({"type": "OFFER", "dst": dst, "payload": FILLER_PAYLOAD}))
-            # Never read the answers (ERRORs, EXPIREs): they pile up on the server's side.
-            await asyncio.sleep(EXPIRE_TIMEOUT * 1.5)
+        try:
+            await bomb(ws, n, go)
+        except ConnectionClosed:
+            return  # all 80 are one range: past its share of the read buffers, some are closed
         ws.transport.abort()  # and vanish without a closing handshake
+
+
+async def bomb(ws: ClientConnection, n: int, go: asyncio.Event) -> None:
+    for round in range(ROUNDS):
+        await go.wait()
+        for i in range(BOMBS_PER_ROUND):
+            await ws.send(
+                f'{{"type":"OFFER","dst":"ghost{n}r{round}b{i}","payload":{BOMB_PAYLOAD}}}'
+            )
+        for i in range(FILLERS_PER_ROUND):
+            dst = f"ghost{n}r{round}f{i}"
+            await ws.send(json.dumps({"type": "OFFER", "dst": dst, "payload": FILLER_PAYLOAD}))
+        # Never read the answers (ERRORs, EXPIREs): they pile up on the server's side.
+        await asyncio.sleep(EXPIRE_TIMEOUT * 1.5)
 
 
 async def test_the_queue_bomb_keeps_the_servers_memory_bounded(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import pytest
 from bridge.config import LimitsConfig
 from bridge.protocol.peerjs import MessageType, ServerMessage
 from bridge.signaling.realm import Action, Close, Realm, RealmSettings, Send
+from bridge.signaling.reservations import Reservation, token_digest
 
 
 def make_realm(**limits: int | float) -> Realm:
@@ -489,6 +490,36 @@ def test_new_registrations_are_paced_per_range_and_reconnects_are_not() -> None:
     assert sent(join(realm, 5, "p1", ip="127.0.0.1"), 5) == [{"type": "OPEN"}]  # a reconnect
     assert sent(join(realm, 6, "q1", ip="10.9.9.9"), 6) == [{"type": "OPEN"}]  # another range
     assert sent(join(realm, 7, "p4", ip="127.0.0.1", now=0.5), 7) == [{"type": "OPEN"}]
+
+
+def test_owners_coming_back_for_reserved_ids_are_not_paced_and_cost_no_pace() -> None:
+    """After a restart or a network blip, a range's owners all come back at once: each
+    returns to the id reserved for its token, so none is paced, and none spends the pace
+    that newcomers of the range need."""
+    realm = reserving_realm(
+        grace=60.0,
+        concurrent_limit=100,
+        registrations_per_second_per_ip=0.001,  # type: ignore[arg-type]
+        registration_burst_per_ip=2,
+        reservation_min_connected=0,
+    )
+    realm.store.put(Reservation("early", token_digest(realm.store.salt, "tok"), 60.0, "loopback"))
+    # One owner first, while the range's pace is not yet spent: its token is given back.
+    assert sent(join(realm, 1, "early", ip="127.0.0.1"), 1) == [{"type": "OPEN"}]
+    for n in range(10):
+        realm.store.put(
+            Reservation(f"own{n}", token_digest(realm.store.salt, "tok"), 60.0, "loopback")
+        )
+    # Newcomers spend the pace (2)...
+    assert sent(join(realm, 2, "new1", ip="127.0.0.1"), 2) == [{"type": "OPEN"}]
+    assert sent(join(realm, 3, "new2", ip="127.0.0.1"), 3) == [{"type": "OPEN"}]
+    assert sent(join(realm, 4, "new3", ip="127.0.0.1"), 4)[0]["type"] == "ERROR"
+    # ...owners coming back do not need it, and a wrong token is still refused as taken.
+    for n in range(10):
+        assert sent(join(realm, 10 + n, f"own{n}", ip="127.0.0.1"), 10 + n) == [{"type": "OPEN"}]
+    realm.disconnect(10, now=1.0)
+    assert sent(join(realm, 30, "own0", token="thief", ip="127.0.0.1"), 30)[0]["type"] == "ID-TAKEN"
+    assert realm.metrics.rejected["registration_rate"] == 1
 
 
 def test_away_reservations_are_capped_per_range_and_the_oldest_go_first() -> None:
