@@ -6,8 +6,9 @@ included, can reach that world (Playwright's exposed bindings reach every frame,
 cross-origin iframe flooded one with thousands of calls a second). The CDP session enables
 no domain: Playwright forwards every event of a session to Python, and with Runtime enabled a
 page logging in a loop streamed thousands of console events a second to the presenter. So
-capture.js is put into each new document by the same task, when the previous document's wait
-fails (a click in the first moments of a full page load can be missed). A report is still
+capture.js is put into each new document by the same task, as soon as Playwright (which tells
+Python of main-frame navigations anyway) reports a navigation; a click in the first moments of
+a full page load can be missed. A report is still
 only a hint: it is heard while the tab is on Grafana's origin, and the step (its action,
 target and value) and the guide are read again from that page's own docs panel. The step is
 parsed at this edge into a ShowMe or DoIt event, exactly as a peer's message would be, and
@@ -104,6 +105,8 @@ class ActionCapture:
         self._cdp: CDPSession | None = None
         self._frame_id = ""
         self._source = ""
+        #: Set when the tab navigates: capture's world may be in a new document.
+        self._navigated = asyncio.Event()
         #: The guide as the docs panel showed it at the previous read.
         self._last_read: Guide | None = None
 
@@ -131,6 +134,11 @@ class ActionCapture:
         async with asyncio.timeout(CDP_TIMEOUT):
             tree = await cdp.send("Page.getFrameTree")
         self._frame_id = str(tree["frameTree"]["frame"]["id"])
+        page.on("framenavigated", self._on_navigated)
+
+    def _on_navigated(self, frame: Frame) -> None:
+        if frame.parent_frame is None:
+            self._navigated.set()
 
     async def sign_in(self, user: str, password: str) -> None:
         """Fill Grafana's login form when it is shown (selectors from the e2e table)."""
@@ -189,12 +197,20 @@ class ActionCapture:
 
     async def _read_reports(self) -> None:
         """capture.js into the tab's current document, then its reports as they come; again
-        into the next document when this one is gone."""
+        into the document after each navigation (or when this one is gone)."""
+        context_id, after, dropped = 0, 0, 0
         while True:
+            self._navigated.clear()
             try:
-                context_id = await self._enter_world()
-                while True:
-                    for payload in await self._next_reports(context_id):
+                entered = await self._enter_world()
+                if entered != context_id:  # a new document: its reports are numbered anew
+                    context_id, after, dropped = entered, 0, 0
+                while not self._navigated.is_set():
+                    batch = await self._next_batch(context_id, after)
+                    if batch is None:
+                        break
+                    reports, after, dropped = self._parse_batch(batch, after, dropped)
+                    for payload in reports:
                         try:
                             await self._report(payload)
                         except Exception as exc:  # one bad report must not stop capture
@@ -202,7 +218,26 @@ class ActionCapture:
             except (PlaywrightError, TimeoutError) as exc:
                 # The document was replaced (or the tab is closing): enter the next one.
                 logger.debug("[ActionCapture] Capture's world is gone: %s", str(exc)[:200])
-            await asyncio.sleep(REENTER_DELAY)
+                await asyncio.sleep(REENTER_DELAY)
+
+    async def _next_batch(self, context_id: int, after: int) -> Any:
+        """capture.js's reports after number `after`, waiting up to LONG_POLL_MS for one;
+        None when the tab navigates first (the reports stay in the page until read)."""
+        poll = asyncio.create_task(
+            self._evaluate(
+                context_id, f"window.{NEXT_REPORTS}({after}, {LONG_POLL_MS})", LONG_POLL_MS / 1000
+            )
+        )
+        navigated = asyncio.create_task(self._navigated.wait())
+        try:
+            await asyncio.wait((poll, navigated), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (poll, navigated):
+                task.cancel()
+            await asyncio.gather(poll, navigated, return_exceptions=True)
+        if not poll.done() or poll.cancelled():
+            return None
+        return poll.result()
 
     async def _evaluate(self, context_id: int, expression: str, wait: float = 0.0) -> Any:
         """The JSON value of `expression` in capture's world; an error when it throws."""
@@ -233,28 +268,33 @@ class ActionCapture:
         await self._evaluate(context_id, self._source)
         return context_id
 
-    async def _next_reports(self, context_id: int) -> list[dict[str, Any]]:
-        """The reports capture.js has queued, waiting up to LONG_POLL_MS for one."""
-        text = await self._evaluate(
-            context_id, f"window.{NEXT_REPORTS}({LONG_POLL_MS})", LONG_POLL_MS / 1000
-        )
+    def _parse_batch(
+        self, text: Any, after: int, dropped: int
+    ) -> tuple[list[dict[str, Any]], int, int]:
+        """The new reports of one batch from capture.js, the number of the last one, and how
+        many the page has dropped so far."""
         batch: Any = None
-        if isinstance(text, str) and len(text) <= MAX_QUEUED_REPORTS * MAX_REPORT_CHARS:
+        if isinstance(text, str) and len(text) <= 2 * MAX_QUEUED_REPORTS * MAX_REPORT_CHARS:
             with contextlib.suppress(ValueError):
                 batch = json.loads(text)
         if not isinstance(batch, dict) or not isinstance(batch.get("reports"), list):
             self._ignore("malformed", "a malformed report")
-            return []
-        dropped = batch.get("dropped")
-        if isinstance(dropped, int) and dropped > 0:
-            self._ignore("flood", "reports faster than they can be read", dropped)
+            return [], after, dropped
+        total = batch.get("dropped")
+        if isinstance(total, int) and total > dropped:
+            self._ignore("flood", "reports faster than they can be read", total - dropped)
+            dropped = total
         reports: list[dict[str, Any]] = []
-        for payload in batch["reports"][:MAX_QUEUED_REPORTS]:
+        for entry in batch["reports"][:MAX_QUEUED_REPORTS]:
+            number, payload = entry if isinstance(entry, list) and len(entry) == 2 else (0, None)
+            if not isinstance(number, int) or number <= after:
+                continue
+            after = number
             if isinstance(payload, dict) and len(json.dumps(payload)) <= MAX_REPORT_CHARS:
                 reports.append(payload)
             else:
                 self._ignore("malformed", "a malformed report")
-        return reports
+        return reports, after, dropped
 
     async def _report(self, payload: dict[str, Any]) -> None:
         """One report: heard while our tab is on Grafana, and never trusted beyond a hint."""

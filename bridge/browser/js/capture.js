@@ -15,27 +15,30 @@
   // give a binding instead (one string argument), which then gets every report at once.
   const binding = window.__pathfinderBridgeCapture;
   const MAX_QUEUED = 64; // capture.py's MAX_QUEUED_REPORTS
-  const queue = [];
-  let dropped = 0;
+  // Each report is numbered and kept until a reader says it has it, so a wait that Python gives
+  // up on loses nothing.
+  let queue = [];
+  let numbered = 0;
+  let dropped = 0; // since this document began
   let wake = null;
   const report = (payload) => {
     if (typeof binding === "function") return binding(JSON.stringify(payload));
-    if (queue.length < MAX_QUEUED) queue.push(payload);
+    if (queue.length < MAX_QUEUED) queue.push([++numbered, payload]);
     else dropped++;
     if (wake) wake();
   };
-  // The reports so far, at once when there are some, else at the next one or after `waitMs`:
-  // one JSON string {reports, dropped}.
-  window.__pathfinderBridgeCaptureNext = (waitMs) => new Promise((resolve) => {
+  // The reports numbered above `after`, at once when there are some, else at the next one or
+  // after `waitMs`: one JSON string {reports: [[number, report], ...], dropped}.
+  window.__pathfinderBridgeCaptureNext = (after, waitMs) => new Promise((resolve) => {
     if (wake) wake(); // one reader: a previous wait ends now
+    queue = queue.filter(([number]) => number > after);
     const take = () => {
       clearTimeout(timer);
       wake = null;
-      resolve(JSON.stringify({ reports: queue.splice(0), dropped }));
-      dropped = 0;
+      resolve(JSON.stringify({ reports: queue, dropped }));
     };
     const timer = setTimeout(take, waitMs);
-    if (queue.length || dropped) take();
+    if (queue.length) take();
     else wake = take;
   });
   const stepIdAttribute = contract.step.attributes.step_id;
