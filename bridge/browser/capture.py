@@ -1,10 +1,14 @@
 """ActionCapture: the presenter's Grafana tab, driven by Playwright; every Show me / Do it seen.
 
-capture.js runs in an isolated world of our own tab (a CDP script on every new document, so
-it survives reloads and route changes) and reports clicks through a CDP binding that exists
-in that world only: no frame's scripts, the page's own included, can call it (Playwright's
-exposed bindings reach every frame, and a cross-origin iframe flooded one with thousands of
-calls a second). Reports are queued, bounded, and read by one owned task. A report is still
+capture.js runs in an isolated world of our own tab and keeps its reports there, bounded;
+one owned task long-polls them with Runtime.evaluate. No frame's scripts, the page's own
+included, can reach that world (Playwright's exposed bindings reach every frame, and a
+cross-origin iframe flooded one with thousands of calls a second). The CDP session enables
+no domain: Playwright forwards every event of a session to Python, and with Runtime enabled a
+page logging in a loop streamed thousands of console events a second to the presenter. So
+capture.js is put into each new document by the same task, as soon as Playwright (which tells
+Python of main-frame navigations anyway) reports a navigation; a click in the first moments of
+a full page load can be missed. A report is still
 only a hint: it is heard while the tab is on Grafana's origin, and the step (its action,
 target and value) and the guide are read again from that page's own docs panel. The step is
 parsed at this edge into a ShowMe or DoIt event, exactly as a peer's message would be, and
@@ -37,11 +41,17 @@ from bridge.protocol.events import DoIt, ShowMe, StepEvent
 
 logger = logging.getLogger("bridge.browser")
 
-#: The isolated world capture.js runs in, and the binding that exists there only.
+#: The isolated world capture.js runs in, and the function there that hands its reports over.
 WORLD = "pathfinder-bridge-capture"
-BINDING = "__pathfinderBridgeCapture"
-#: Reports waiting to be read; more are dropped (our script sends a few per click).
+NEXT_REPORTS = "__pathfinderBridgeCaptureNext"
+#: Reports waiting to be read in the page; more are dropped (our script sends a few per click).
 MAX_QUEUED_REPORTS = 64
+#: Milliseconds one long poll waits in the page for a report before it answers empty.
+LONG_POLL_MS = 5000
+#: Seconds any one CDP call may take beyond its own wait.
+CDP_TIMEOUT = 10.0
+#: Seconds between two attempts to enter capture's world while the tab changes documents.
+REENTER_DELAY = 0.05
 #: A report longer than this is not our script's.
 MAX_REPORT_CHARS = 4096
 #: Seconds between two log lines about reports ignored for one reason.
@@ -91,9 +101,12 @@ class ActionCapture:
         self.ignored = 0
         self._ignored_logged: dict[str, float] = {}
         # Reports are read back from the page one at a time, so steps keep their order.
-        self._reports: asyncio.Queue[dict[str, Any]] = asyncio.Queue(MAX_QUEUED_REPORTS)
         self._reader: asyncio.Task[None] | None = None
         self._cdp: CDPSession | None = None
+        self._frame_id = ""
+        self._source = ""
+        #: Set when the tab navigates: capture's world may be in a new document.
+        self._navigated = asyncio.Event()
         #: The guide as the docs panel showed it at the previous read.
         self._last_read: Guide | None = None
 
@@ -110,20 +123,22 @@ class ActionCapture:
         return self.page
 
     async def _install(self, page: Page) -> None:
-        """capture.js in an isolated world of `page`, on every new document, with a binding
-        that only that world has."""
+        """A CDP session on `page` with no domain enabled (no event of it reaches Python), and
+        the main frame capture.js goes into."""
         assert self.context is not None
-        source = f"window.__pathfinderBridgeContract = {self.contract.to_json()};\n" + JS.joinpath(
-            "capture.js"
-        ).read_text(encoding="utf-8")
-        cdp = self._cdp = await self.context.new_cdp_session(page)
-        cdp.on("Runtime.bindingCalled", self._binding_called)
-        await cdp.send("Runtime.enable")
-        await cdp.send("Runtime.addBinding", {"name": BINDING, "executionContextName": WORLD})
-        await cdp.send("Page.enable")
-        await cdp.send(
-            "Page.addScriptToEvaluateOnNewDocument", {"source": source, "worldName": WORLD}
+        self._source = (
+            f"window.__pathfinderBridgeContract = {self.contract.to_json()};\n"
+            + JS.joinpath("capture.js").read_text(encoding="utf-8")
         )
+        cdp = self._cdp = await self.context.new_cdp_session(page)
+        async with asyncio.timeout(CDP_TIMEOUT):
+            tree = await cdp.send("Page.getFrameTree")
+        self._frame_id = str(tree["frameTree"]["frame"]["id"])
+        page.on("framenavigated", self._on_navigated)
+
+    def _on_navigated(self, frame: Frame) -> None:
+        if frame.parent_frame is None:
+            self._navigated.set()
 
     async def sign_in(self, user: str, password: str) -> None:
         """Fill Grafana's login form when it is shown (selectors from the e2e table)."""
@@ -164,31 +179,9 @@ class ActionCapture:
         """The Chromium this agent started itself (None when it runs in a shared one)."""
         return self._chromium.browser
 
-    def _binding_called(self, event: dict[str, Any]) -> None:
-        """A report from capture.js (the only script in its world): queued, or dropped when
-        reports come faster than they are read."""
-        if event.get("name") != BINDING:
-            return
-        text = event.get("payload")
-        try:
-            payload = (
-                json.loads(text)
-                if isinstance(text, str) and len(text) <= MAX_REPORT_CHARS
-                else None
-            )
-        except ValueError:
-            payload = None
-        if not isinstance(payload, dict):
-            self._ignore("malformed", "a malformed report")
-            return
-        try:
-            self._reports.put_nowait(payload)
-        except asyncio.QueueFull:
-            self._ignore("flood", "reports faster than they can be read")
-
-    def _ignore(self, reason: str, what: str) -> None:
-        """Count an ignored report; say so at most once a minute for each reason."""
-        self.ignored += 1
+    def _ignore(self, reason: str, what: str, count: int = 1) -> None:
+        """Count ignored reports; say so at most once a minute for each reason."""
+        self.ignored += count
         now = time.monotonic()
         if now - self._ignored_logged.get(reason, -IGNORED_LOG_INTERVAL) >= IGNORED_LOG_INTERVAL:
             self._ignored_logged[reason] = now
@@ -203,12 +196,105 @@ class ActionCapture:
         return frame if f"{parts.scheme}://{parts.netloc}" == self.origin else None
 
     async def _read_reports(self) -> None:
+        """capture.js into the tab's current document, then its reports as they come; again
+        into the document after each navigation (or when this one is gone)."""
+        context_id, after, dropped = 0, 0, 0
         while True:
-            payload = await self._reports.get()
+            self._navigated.clear()
             try:
-                await self._report(payload)
-            except Exception as exc:  # one bad report must not stop capture
-                logger.warning("[ActionCapture] A report failed: %r", exc)
+                entered = await self._enter_world()
+                if entered != context_id:  # a new document: its reports are numbered anew
+                    context_id, after, dropped = entered, 0, 0
+                while not self._navigated.is_set():
+                    batch = await self._next_batch(context_id, after)
+                    if batch is None:
+                        break
+                    reports, after, dropped = self._parse_batch(batch, after, dropped)
+                    for payload in reports:
+                        try:
+                            await self._report(payload)
+                        except Exception as exc:  # one bad report must not stop capture
+                            logger.warning("[ActionCapture] A report failed: %r", exc)
+            except (PlaywrightError, TimeoutError) as exc:
+                # The document was replaced (or the tab is closing): enter the next one.
+                logger.debug("[ActionCapture] Capture's world is gone: %s", str(exc)[:200])
+                await asyncio.sleep(REENTER_DELAY)
+
+    async def _next_batch(self, context_id: int, after: int) -> Any:
+        """capture.js's reports after number `after`, waiting up to LONG_POLL_MS for one;
+        None when the tab navigates first (the reports stay in the page until read)."""
+        poll = asyncio.create_task(
+            self._evaluate(
+                context_id, f"window.{NEXT_REPORTS}({after}, {LONG_POLL_MS})", LONG_POLL_MS / 1000
+            )
+        )
+        navigated = asyncio.create_task(self._navigated.wait())
+        try:
+            await asyncio.wait((poll, navigated), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (poll, navigated):
+                task.cancel()
+            await asyncio.gather(poll, navigated, return_exceptions=True)
+        if not poll.done() or poll.cancelled():
+            return None
+        return poll.result()
+
+    async def _evaluate(self, context_id: int, expression: str, wait: float = 0.0) -> Any:
+        """The JSON value of `expression` in capture's world; an error when it throws."""
+        assert self._cdp is not None
+        async with asyncio.timeout(wait + CDP_TIMEOUT):
+            result = await self._cdp.send(
+                "Runtime.evaluate",
+                {
+                    "contextId": context_id,
+                    "expression": expression,
+                    "awaitPromise": True,
+                    "returnByValue": True,
+                },
+            )
+        if "exceptionDetails" in result:
+            raise PlaywrightError(str(result["exceptionDetails"].get("text", "an exception")))
+        return result.get("result", {}).get("value")
+
+    async def _enter_world(self) -> int:
+        """The id of capture's world in the tab's current document, capture.js running in it
+        (once per document: the script skips a second run)."""
+        assert self._cdp is not None
+        async with asyncio.timeout(CDP_TIMEOUT):
+            world = await self._cdp.send(
+                "Page.createIsolatedWorld", {"frameId": self._frame_id, "worldName": WORLD}
+            )
+        context_id = int(world["executionContextId"])
+        await self._evaluate(context_id, self._source)
+        return context_id
+
+    def _parse_batch(
+        self, text: Any, after: int, dropped: int
+    ) -> tuple[list[dict[str, Any]], int, int]:
+        """The new reports of one batch from capture.js, the number of the last one, and how
+        many the page has dropped so far."""
+        batch: Any = None
+        if isinstance(text, str) and len(text) <= 2 * MAX_QUEUED_REPORTS * MAX_REPORT_CHARS:
+            with contextlib.suppress(ValueError):
+                batch = json.loads(text)
+        if not isinstance(batch, dict) or not isinstance(batch.get("reports"), list):
+            self._ignore("malformed", "a malformed report")
+            return [], after, dropped
+        total = batch.get("dropped")
+        if isinstance(total, int) and total > dropped:
+            self._ignore("flood", "reports faster than they can be read", total - dropped)
+            dropped = total
+        reports: list[dict[str, Any]] = []
+        for entry in batch["reports"][:MAX_QUEUED_REPORTS]:
+            number, payload = entry if isinstance(entry, list) and len(entry) == 2 else (0, None)
+            if not isinstance(number, int) or number <= after:
+                continue
+            after = number
+            if isinstance(payload, dict) and len(json.dumps(payload)) <= MAX_REPORT_CHARS:
+                reports.append(payload)
+            else:
+                self._ignore("malformed", "a malformed report")
+        return reports, after, dropped
 
     async def _report(self, payload: dict[str, Any]) -> None:
         """One report: heard while our tab is on Grafana, and never trusted beyond a hint."""

@@ -6,6 +6,11 @@ Red-team finding 6: such an iframe calling it in a loop made 8,000 warnings in 1
 
 Mounted as the reviews did: the presenter agent (ActionCapture, real Chromium) on the real
 sandbox with a guide open, and an iframe from another origin that calls the binding.
+
+A later review: Playwright forwards every event of a CDP session to Python, and capture's
+session had Runtime and Page enabled, so Grafana's page (or a same-site iframe) logging in a
+loop streamed ~3,800 console events a second to the presenter, and iframe churn ~1,600 frame
+and context events a second.
 """
 
 from __future__ import annotations
@@ -43,6 +48,26 @@ window.binding = typeof window.__pathfinderBridgeCapture;
   window.forged = true;
 })();
 </script>"""
+# The page itself logs in a loop, with arguments, and churns iframes that log too.
+CONSOLE_AND_FRAMES_FLOOD = """() => {
+  const spam = () => {
+    for (let i = 0; i < 200; i++) console.log("flood", i, { i, text: "x".repeat(64) });
+    window.logged = (window.logged || 0) + 200;
+    setTimeout(spam, 0);
+  };
+  const churn = () => {
+    for (let i = 0; i < 5; i++) {
+      const frame = document.createElement("iframe");
+      frame.srcdoc = "<script>console.log('frame')</script>";
+      document.body.append(frame);
+      setTimeout(() => frame.remove(), 20);
+    }
+    window.frames_made = (window.frames_made || 0) + 5;
+    setTimeout(churn, 5);
+  };
+  spam();
+  churn();
+}"""
 # The review's flood: the binding called 200 times a turn, every turn.
 FLOOD = """<!doctype html><script>
 function spam() {
@@ -170,3 +195,32 @@ async def test_a_flood_from_another_frame_reaches_nothing_and_stopping_is_prompt
     await until(lambda: len(steps) == 1)
     async with asyncio.timeout(10 * UNIT):
         await capture.close()
+
+
+async def test_the_page_logging_and_churning_iframes_streams_nothing_to_the_presenter(
+    presenter: tuple[ActionCapture, list[CapturedStep], list[str]],
+) -> None:
+    capture, steps, _ = presenter
+    page, cdp = capture.page, capture._cdp
+    assert page is not None and cdp is not None
+    events: list[str] = []
+    cdp.on("event", lambda event: events.append(str(event.get("method"))))
+    await page.evaluate(CONSOLE_AND_FRAMES_FLOOD)
+    await page.wait_for_function(
+        "() => window.logged > 20000 && window.frames_made > 200",
+        polling=100,
+        timeout=60_000 * UNIT,
+    )
+    # Not one of those console messages, contexts or frames reached Python over capture's
+    # session (with Runtime and Page enabled there, this counted thousands).
+    assert events == []
+    # Capture still hears a real click during the flood, and nothing was dropped.
+    await page.locator('[data-testid="interactive-show-me-open-menu"]').click()
+    await until(lambda: len(steps) == 1)
+    assert steps[0].event.stepId == "open-menu" and capture.ignored == 0
+    # And it follows the tab into a new document: the reloaded page is captured too.
+    await page.reload()
+    await capture.open_guide(capture.guide_url)
+    await page.locator('[data-testid="interactive-show-me-open-menu"]').click()
+    await until(lambda: len(steps) == 2)
+    assert events == []

@@ -1,6 +1,6 @@
 // pathfinder-bridge capture, run in an isolated world of the presenter's Grafana tab on every
-// page and reload: it shares the page's DOM, not its scripts, and only it can call the binding
-// (no frame's scripts can). A capture-phase click listener finds Show me / Do it buttons (by
+// page and reload: it shares the page's DOM, not its scripts, and no frame's scripts can reach
+// its reports. A capture-phase click listener finds Show me / Do it buttons (by
 // the step's button classes, so every step kind is seen) and tells Python which step was
 // clicked; Python reads the step itself back from the docs panel (a report is only a hint).
 // Also reports when the guide on show and the page route change. Attendees never run it.
@@ -9,10 +9,38 @@
   if (window.top !== window || window.__pathfinderBridgeCapture_installed) return;
   window.__pathfinderBridgeCapture_installed = true;
   const contract = window.__pathfinderBridgeContract;
-  const binding = window.__pathfinderBridgeCapture; // a CDP binding: one string argument
+  // Reports wait in this world until Python asks for them: ActionCapture long-polls
+  // `__pathfinderBridgeCaptureNext` with Runtime.evaluate and enables no CDP domain, so nothing
+  // the page does (console messages, frames coming and going) is streamed to Python. A test may
+  // give a binding instead (one string argument), which then gets every report at once.
+  const binding = window.__pathfinderBridgeCapture;
+  const MAX_QUEUED = 64; // capture.py's MAX_QUEUED_REPORTS
+  // Each report is numbered and kept until a reader says it has it, so a wait that Python gives
+  // up on loses nothing.
+  let queue = [];
+  let numbered = 0;
+  let dropped = 0; // since this document began
+  let wake = null;
   const report = (payload) => {
-    if (typeof binding === "function") binding(JSON.stringify(payload));
+    if (typeof binding === "function") return binding(JSON.stringify(payload));
+    if (queue.length < MAX_QUEUED) queue.push([++numbered, payload]);
+    else dropped++;
+    if (wake) wake();
   };
+  // The reports numbered above `after`, at once when there are some, else at the next one or
+  // after `waitMs`: one JSON string {reports: [[number, report], ...], dropped}.
+  window.__pathfinderBridgeCaptureNext = (after, waitMs) => new Promise((resolve) => {
+    if (wake) wake(); // one reader: a previous wait ends now
+    queue = queue.filter(([number]) => number > after);
+    const take = () => {
+      clearTimeout(timer);
+      wake = null;
+      resolve(JSON.stringify({ reports: queue, dropped }));
+    };
+    const timer = setTimeout(take, waitMs);
+    if (queue.length) take();
+    else wake = take;
+  });
   const stepIdAttribute = contract.step.attributes.step_id;
   const showClass = contract.show_button.class;
   const doClass = contract.do_button.class;
