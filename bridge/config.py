@@ -115,10 +115,15 @@ class LimitsConfig:
             "must be >= max_unsent_bytes",
         )
         _check(self.stalled_reader_timeout > 0, "stalled_reader_timeout", "must be > 0")
+        from bridge.signaling.budgets import RANGE_SHARE, read_buffer_for
+
+        one_frame = read_buffer_for(self.max_frame_bytes)
         _check(
-            self.max_read_buffer_bytes_total >= 4 * self.max_frame_bytes,
+            self.max_read_buffer_bytes_total >= RANGE_SHARE * one_frame,
             "max_read_buffer_bytes_total",
-            "must be >= 4 * max_frame_bytes (a few large frames must be readable)",
+            f"must be >= {RANGE_SHARE * one_frame} ({RANGE_SHARE} x the {one_frame}-byte read "
+            "buffer of one max_frame_bytes frame: one address range may hold "
+            f"1/{RANGE_SHARE} of it, and must be able to read a large frame)",
         )
         _check(self.max_reservations >= 1, "max_reservations", "must be >= 1")
         _check(self.max_reservations_per_ip >= 1, "max_reservations_per_ip", "must be >= 1")

@@ -50,8 +50,10 @@ MAX_QUEUED_REPORTS = 64
 LONG_POLL_MS = 5000
 #: Seconds any one CDP call may take beyond its own wait.
 CDP_TIMEOUT = 10.0
-#: Seconds between two attempts to enter capture's world while the tab changes documents.
+#: Seconds between two attempts to enter capture's world while the tab changes documents
+#: (doubling up to REENTER_DELAY_MAX while it keeps failing; a navigation ends the wait).
 REENTER_DELAY = 0.05
+REENTER_DELAY_MAX = 0.5
 #: A report longer than this is not our script's.
 MAX_REPORT_CHARS = 4096
 #: Seconds between two log lines about reports ignored for one reason.
@@ -65,6 +67,16 @@ class CapturedStep:
     step_number: int
     route: str
     captured_at_ms: float  # epoch milliseconds of the click, from the page's clock
+
+
+@dataclass
+class _Cursor:
+    """How far capture has read: which document's reports, the last report number read, and
+    how many reports that document has dropped so far."""
+
+    document: str = ""
+    after: int = 0
+    dropped: int = 0
 
 
 class ActionCapture:
@@ -107,6 +119,8 @@ class ActionCapture:
         self._source = ""
         #: Set when the tab navigates: capture's world may be in a new document.
         self._navigated = asyncio.Event()
+        #: Set when the tab closes: capture is over.
+        self._closed = asyncio.Event()
         #: The guide as the docs panel showed it at the previous read.
         self._last_read: Guide | None = None
 
@@ -135,6 +149,7 @@ class ActionCapture:
             tree = await cdp.send("Page.getFrameTree")
         self._frame_id = str(tree["frameTree"]["frame"]["id"])
         page.on("framenavigated", self._on_navigated)
+        page.on("close", lambda _: self._closed.set())
 
     def _on_navigated(self, frame: Frame) -> None:
         if frame.parent_frame is None:
@@ -197,20 +212,20 @@ class ActionCapture:
 
     async def _read_reports(self) -> None:
         """capture.js into the tab's current document, then its reports as they come; again
-        into the document after each navigation (or when this one is gone)."""
-        context_id, after, dropped = 0, 0, 0
-        while True:
+        into the document after each navigation (or when this one is gone). Ends when the tab
+        closes: capture is then over, and the presenter is told."""
+        cursor = _Cursor()
+        delay = REENTER_DELAY
+        while not self._closed.is_set():
             self._navigated.clear()
             try:
-                entered = await self._enter_world()
-                if entered != context_id:  # a new document: its reports are numbered anew
-                    context_id, after, dropped = entered, 0, 0
+                context_id = await self._enter_world()
+                delay = REENTER_DELAY
                 while not self._navigated.is_set():
-                    batch = await self._next_batch(context_id, after)
+                    batch = await self._next_batch(context_id, cursor)
                     if batch is None:
                         break
-                    reports, after, dropped = self._parse_batch(batch, after, dropped)
-                    for payload in reports:
+                    for payload in self._parse_batch(batch, cursor):
                         try:
                             await self._report(payload)
                         except Exception as exc:  # one bad report must not stop capture
@@ -218,16 +233,28 @@ class ActionCapture:
             except (PlaywrightError, TimeoutError) as exc:
                 # The document was replaced (or the tab is closing): enter the next one.
                 logger.debug("[ActionCapture] Capture's world is gone: %s", str(exc)[:200])
-                await asyncio.sleep(REENTER_DELAY)
+                await self._pause(delay)
+                delay = min(delay * 2, REENTER_DELAY_MAX)
+        logger.warning("[ActionCapture] The presenter's tab closed: clicks are no longer captured")
 
-    async def _next_batch(self, context_id: int, after: int) -> Any:
-        """capture.js's reports after number `after`, waiting up to LONG_POLL_MS for one;
-        None when the tab navigates first (the reports stay in the page until read)."""
-        poll = asyncio.create_task(
-            self._evaluate(
-                context_id, f"window.{NEXT_REPORTS}({after}, {LONG_POLL_MS})", LONG_POLL_MS / 1000
-            )
-        )
+    async def _pause(self, seconds: float) -> None:
+        """Wait `seconds` before entering capture's world again, less when the tab navigates
+        (its next document is there to enter) or closes."""
+        closed = asyncio.create_task(self._closed.wait())
+        navigated = asyncio.create_task(self._navigated.wait())
+        try:
+            await asyncio.wait((closed, navigated), timeout=seconds)
+        finally:
+            for task in (closed, navigated):
+                task.cancel()
+            await asyncio.gather(closed, navigated, return_exceptions=True)
+
+    async def _next_batch(self, context_id: int, cursor: _Cursor) -> Any:
+        """capture.js's reports after the cursor, waiting up to LONG_POLL_MS for one; None
+        when the tab navigates first (the reports stay in the page until read)."""
+        document = json.dumps(cursor.document)
+        call = f"window.{NEXT_REPORTS}({document}, {cursor.after}, {LONG_POLL_MS})"
+        poll = asyncio.create_task(self._evaluate(context_id, call, LONG_POLL_MS / 1000))
         navigated = asyncio.create_task(self._navigated.wait())
         try:
             await asyncio.wait((poll, navigated), return_when=asyncio.FIRST_COMPLETED)
@@ -268,33 +295,34 @@ class ActionCapture:
         await self._evaluate(context_id, self._source)
         return context_id
 
-    def _parse_batch(
-        self, text: Any, after: int, dropped: int
-    ) -> tuple[list[dict[str, Any]], int, int]:
-        """The new reports of one batch from capture.js, the number of the last one, and how
-        many the page has dropped so far."""
+    def _parse_batch(self, text: Any, cursor: _Cursor) -> list[dict[str, Any]]:
+        """The new reports of one batch from capture.js; the cursor moves past them (to the
+        start of a new document's numbers when the batch comes from another document)."""
         batch: Any = None
         if isinstance(text, str) and len(text) <= 2 * MAX_QUEUED_REPORTS * MAX_REPORT_CHARS:
             with contextlib.suppress(ValueError):
                 batch = json.loads(text)
         if not isinstance(batch, dict) or not isinstance(batch.get("reports"), list):
             self._ignore("malformed", "a malformed report")
-            return [], after, dropped
+            return []
+        document = batch.get("document")
+        if isinstance(document, str) and document != cursor.document:
+            cursor.document, cursor.after, cursor.dropped = document[:100], 0, 0
         total = batch.get("dropped")
-        if isinstance(total, int) and total > dropped:
-            self._ignore("flood", "reports faster than they can be read", total - dropped)
-            dropped = total
+        if isinstance(total, int) and total > cursor.dropped:
+            self._ignore("flood", "reports faster than they can be read", total - cursor.dropped)
+            cursor.dropped = total
         reports: list[dict[str, Any]] = []
         for entry in batch["reports"][:MAX_QUEUED_REPORTS]:
             number, payload = entry if isinstance(entry, list) and len(entry) == 2 else (0, None)
-            if not isinstance(number, int) or number <= after:
+            if not isinstance(number, int) or number <= cursor.after:
                 continue
-            after = number
+            cursor.after = number
             if isinstance(payload, dict) and len(json.dumps(payload)) <= MAX_REPORT_CHARS:
                 reports.append(payload)
             else:
                 self._ignore("malformed", "a malformed report")
-        return reports, after, dropped
+        return reports
 
     async def _report(self, payload: dict[str, Any]) -> None:
         """One report: heard while our tab is on Grafana, and never trusted beyond a hint."""

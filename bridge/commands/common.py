@@ -79,7 +79,8 @@ def add_browser_flags(parser: argparse.ArgumentParser, *, login: bool = True) ->
 
 
 #: Chromium flags that open DevTools to other processes (a pipe is the parent's alone).
-REMOTE_DEBUGGING_ARGS = ("--remote-debugging-port", "--remote-debugging-address")
+#: Compared without their leading dashes: Chromium takes `-flag` as well as `--flag`.
+REMOTE_DEBUGGING_ARGS = ("remote-debugging-port", "remote-debugging-address")
 
 
 def check_remote_debugging(
@@ -93,7 +94,9 @@ def check_remote_debugging(
     from bridge.grafana.login import LoginKind
 
     by_flag = bool(getattr(args, "remote_debugging_port", None))
-    by_config = any(arg.startswith(REMOTE_DEBUGGING_ARGS) for arg in browser_args)
+    by_config = any(
+        arg.lstrip("-").lower().startswith(REMOTE_DEBUGGING_ARGS) for arg in browser_args
+    )
     if (
         (by_flag or by_config)
         and login.kind is not LoginKind.NONE

@@ -221,6 +221,11 @@ def kick(presenter: LivePresenter, who: str) -> None:
         f"Sent away {name} (peer id {ids}); this peer id is refused for the rest of this "
         "session (a new peer id can join again)"
     )
+    for other in result.shadowed:
+        say(
+            f"kick: {printable(other.label, 40)} (peer id {printable(other.peer_id, 40)}) calls "
+            f"itself {name} and stays: a peer id comes before a name"
+        )
 
 
 async def typed_commands(presenter: LivePresenter, lines: asyncio.Queue[str | None]) -> None:

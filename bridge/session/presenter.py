@@ -170,6 +170,8 @@ class Kick:
     outputs: tuple[Output, ...] = ()
     sent_away: frozenset[str] = frozenset()
     ambiguous: tuple[Attendee, ...] = ()
+    #: Attendees who took the kicked peer id as their name, and stay (a peer id comes first).
+    shadowed: tuple[Attendee, ...] = ()
 
 
 @dataclass
@@ -390,11 +392,13 @@ class PresenterSession:
         return None
 
     def kick(self, who: str) -> Kick:
-        """Send away the one peer that `who` names: its peer id, or the name it joined with.
-        Names are the peers' own choice, so when `who` names several peers (two joined as
-        "Ada", or one took another's peer id as its name), nobody is sent away and the
-        matches are returned, to be told apart by peer id."""
-        named = {a.peer_id for a in self.attendees.values() if who in (a.name, a.peer_id)}
+        """Send away the one peer that `who` names: its peer id, else the name it joined with.
+        A peer id is set by the signaling server, a name is the peer's own choice: a peer id
+        always wins (two peers that took each other's ids as names must stay kickable), and
+        when a name is shared nobody is sent away and the matches are returned, to be told
+        apart by peer id."""
+        by_id = {a.peer_id for a in self.attendees.values() if a.peer_id == who}
+        named = by_id or {a.peer_id for a in self.attendees.values() if a.name == who}
         if len(named) > 1:
             # One per peer id, its joined connection when it has one (sorted last, kept).
             by_joined = sorted(self.attendees.values(), key=lambda a: a.joined_at_ms is not None)
@@ -407,7 +411,12 @@ class PresenterSession:
             if attendee.joined_at_ms is not None:
                 outputs.append(Notice(NoticeKind.LEFT, attendee, "sent away by the presenter"))
             outputs.append(Disconnect(attendee.conn, "sent away by the presenter"))
-        return Kick(outputs=tuple(outputs), sent_away=frozenset(named))
+        shadowed = {a.peer_id: a for a in self.attendees.values() if by_id and a.name == who}
+        return Kick(
+            outputs=tuple(outputs),
+            sent_away=frozenset(named),
+            shadowed=tuple(shadowed[p] for p in sorted(shadowed)),
+        )
 
     def capacity(self) -> tuple[int, int, int]:
         """Connections, joined attendees, and distinct peer ids among the joined."""

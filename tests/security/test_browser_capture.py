@@ -224,3 +224,47 @@ async def test_the_page_logging_and_churning_iframes_streams_nothing_to_the_pres
     await page.locator('[data-testid="interactive-show-me-open-menu"]').click()
     await until(lambda: len(steps) == 2)
     assert events == []
+
+
+async def test_capture_follows_the_tab_to_another_site_and_back(
+    presenter: tuple[ActionCapture, list[CapturedStep], list[str]], tmp_path: Path
+) -> None:
+    """Chromium counts execution context ids anew in each renderer process: after the tab
+    went to another site and came back (an SSO round trip), the new document's world had
+    the old id, and capture skipped as many of its reports as the old document had sent."""
+    capture, steps, _ = presenter
+    page = capture.page
+    assert page is not None
+    show = page.locator('[data-testid="interactive-show-me-open-menu"]')
+    home = capture.guide_url
+    (tmp_path / "elsewhere.html").write_text("<!doctype html><p>Sign in elsewhere</p>")
+    with static_server(tmp_path) as elsewhere:
+        port = elsewhere.rsplit(":", 1)[1]
+        for _ in range(3):
+            for _ in range(3):
+                expected = len(steps) + 1
+                await show.click()
+                await until(lambda expected=expected: len(steps) == expected)  # type: ignore[misc]
+                await asyncio.sleep(0.6)  # past Pathfinder's 500 ms repeat rule
+            # Another site (another renderer process), then back, as an SSO round trip goes.
+            await page.goto(f"http://localhost:{port}/elsewhere.html")
+            await page.goto(capture.origin + "/")
+            await capture.open_guide(home)
+    await show.click()
+    await until(lambda: len(steps) == 10)
+    assert capture.ignored == 0
+
+
+async def test_a_closed_tab_ends_capture_and_says_so(
+    presenter: tuple[ActionCapture, list[CapturedStep], list[str]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """With the tab gone, capture's reader used to retry every 50 ms for the rest of the
+    session, and nobody was told that clicks were no longer captured."""
+    capture, _, _ = presenter
+    assert capture.page is not None and capture._reader is not None
+    with caplog.at_level("WARNING", logger="bridge.browser"):
+        await capture.page.close()
+        async with asyncio.timeout(10 * UNIT):
+            await asyncio.shield(capture._reader)
+    assert "clicks are no longer captured" in caplog.text

@@ -180,7 +180,8 @@ def test_a_remote_debugging_port_in_browser_args_is_refused_with_a_login(tmp_pat
     code = JoinCode("abc123", "w", "", PresenterKey.generate().public_key).encode()
     port = free_port()
     config = tmp_path / "workshop.yaml"
-    config.write_text(f'browser:\n  args: ["--remote-debugging-port={port}"]\n')
+    # Chromium takes one dash as well as two.
+    config.write_text(f'browser:\n  args: ["-remote-debugging-port={port}"]\n')
     command = ["follow", code, "--grafana", "http://127.0.0.1:9", "--server", NOWHERE]
     result = subprocess.run(
         bridge_command(*command, "--headless", "--config", str(config)),

@@ -448,21 +448,30 @@ def test_kick_sends_away_every_connection_of_a_name_or_peer_id() -> None:
 
 
 def test_kick_by_a_shared_name_sends_nobody_away_and_names_the_peer_ids() -> None:
-    # An impostor joins as "Ada", and another takes the real Ada's peer id as its name: the
-    # presenter's `kick Ada` or `kick ada-id` must not send the real Ada away with them.
+    # An impostor joins as "Ada": the presenter's `kick Ada` must not send the real Ada
+    # away with it. Another takes the real Ada's peer id as its name: a peer id comes first.
     presenter = make_presenter()
     for conn, peer, name in (("c1", "ada-id", "Ada"), ("c2", "imp", "Ada"), ("c3", "x", "ada-id")):
         presenter.connection_opened(conn, peer, 0.0)
         presenter.message_received(conn, {**JOIN, "name": name}, 0.1, 1100)
-    for who in ("Ada", "ada-id"):
-        kick = presenter.kick(who)
-        assert kick.outputs == () and kick.sent_away == frozenset()
-        assert {a.peer_id for a in kick.ambiguous} == (
-            {"ada-id", "imp"} if who == "Ada" else {"ada-id", "x"}
-        )
+    kick = presenter.kick("Ada")
+    assert kick.outputs == () and kick.sent_away == frozenset()
+    assert {a.peer_id for a in kick.ambiguous} == {"ada-id", "imp"}
     assert len(presenter.joined) == 3
-    # A peer id that no other attendee takes as its name is exact.
     kick = presenter.kick("imp")
-    assert kick.sent_away == {"imp"} and kick.ambiguous == ()
+    assert kick.sent_away == {"imp"} and kick.ambiguous == () and kick.shadowed == ()
     assert sorted(a.peer_id for a in presenter.joined) == ["ada-id", "x"]
-    assert presenter.kick("Ada").sent_away == {"ada-id"}  # now the only Ada
+    kick = presenter.kick("ada-id")
+    assert kick.sent_away == {"ada-id"} and [a.peer_id for a in kick.shadowed] == ["x"]
+    assert [a.peer_id for a in presenter.joined] == ["x"]
+
+
+def test_two_peers_named_after_each_other_stay_kickable() -> None:
+    # A review's pair: A joins as "B" and B as "A", so that every kick would be ambiguous.
+    presenter = make_presenter()
+    for conn, peer, name in (("c1", "A", "B"), ("c2", "B", "A")):
+        presenter.connection_opened(conn, peer, 0.0)
+        presenter.message_received(conn, {**JOIN, "name": name}, 0.1, 1100)
+    assert presenter.kick("A").sent_away == {"A"}
+    assert presenter.kick("B").sent_away == {"B"}
+    assert presenter.joined == []

@@ -27,15 +27,20 @@
     else dropped++;
     if (wake) wake();
   };
-  // The reports numbered above `after`, at once when there are some, else at the next one or
-  // after `waitMs`: one JSON string {reports: [[number, report], ...], dropped}.
-  window.__pathfinderBridgeCaptureNext = (after, waitMs) => new Promise((resolve) => {
+  // This document's name: numbers count anew in each document, and execution context ids do
+  // not tell documents apart (Chromium counts them anew in each renderer process).
+  const documentName = `${performance.timeOrigin}:${Math.random().toString(36).slice(2)}`;
+  // The reports numbered above `after` (counted in document `name`; from the start when that
+  // is another document), at once when there are some, else at the next one or after
+  // `waitMs`: one JSON string {document, reports: [[number, report], ...], dropped}.
+  window.__pathfinderBridgeCaptureNext = (name, after, waitMs) => new Promise((resolve) => {
     if (wake) wake(); // one reader: a previous wait ends now
-    queue = queue.filter(([number]) => number > after);
+    const seen = name === documentName ? after : 0;
+    queue = queue.filter(([number]) => number > seen);
     const take = () => {
       clearTimeout(timer);
       wake = null;
-      resolve(JSON.stringify({ reports: queue, dropped }));
+      resolve(JSON.stringify({ document: documentName, reports: queue, dropped }));
     };
     const timer = setTimeout(take, waitMs);
     if (queue.length) take();
