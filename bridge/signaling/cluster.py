@@ -41,6 +41,7 @@ from bridge.signaling.cluster_scripts import SCRIPTS
 from bridge.signaling.cluster_state import (
     ClusterFigures,
     ClusterMetrics,
+    Delivery,
     Release,
     SharedReservations,
     backoff,
@@ -118,6 +119,11 @@ class Cluster:
         self._pending = _Pending()
         self._back = asyncio.Event()
         self._gone = asyncio.Event()
+        #: Peers of this instance being registered again (Redis came back, or forgot them),
+        #: with what other instances routed to them meanwhile: held until the messages queued
+        #: for them while Redis did not know them are delivered, so that a sender's messages
+        #: arrive in the order it sent them.
+        self._reclaiming: dict[str, list[Delivery]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._subscriber: asyncio.Task[None] | None = None
         lease = config.alive_timeout + config.reservation_grace
@@ -518,7 +524,7 @@ class Cluster:
             claims = self.realm.registrations()
             self.metrics.up = True  # the writer may run again; registration goes first
             self._back.set()
-            outcomes = await asyncio.gather(*(self.claim(c) for c in claims))
+            outcomes = await self._claim_again(claims)
         actions: list[Action] = []
         now = self._clock()
         lost = 0
@@ -526,10 +532,11 @@ class Cluster:
             if outcome.result is ClaimResult.CLAIMED:
                 actions.extend(self._queued_for(claim, outcome))
             elif outcome.result is ClaimResult.UNAVAILABLE:
-                continue  # down again: the next recovery registers it
+                pass  # down again: the next recovery registers it
             else:
                 lost += 1
                 actions.extend(self.realm.lost(claim.conn, now))
+            actions.extend(self._held_for(claim))
         self._perform(actions)
         logger.warning(
             "[Cluster] Redis at %s is back: %d peers of this instance registered again%s",
@@ -537,6 +544,25 @@ class Cluster:
             len(claims) - lost,
             f", {lost} found their id taken" if lost else "",
         )
+
+    async def _claim_again(self, claims: list[Claim]) -> list[ClaimOutcome]:
+        """Register peers of this instance again; until the caller takes what was held for
+        them (`_held_for`), what other instances route to them waits."""
+        for claim in claims:
+            self._reclaiming.setdefault(claim.id, [])
+        try:
+            return list(await asyncio.gather(*(self.claim(c) for c in claims)))
+        except BaseException:
+            # Nothing is lost on the way out: what was held goes to its peers now.
+            self._perform([a for claim in claims for a in self._held_for(claim)])
+            raise
+
+    def _held_for(self, claim: Claim) -> list[Action]:
+        """What other instances routed to a peer while it was being registered again."""
+        actions: list[Action] = []
+        for delivery in self._reclaiming.pop(claim.id, []):
+            actions.extend(self.realm.deliver(delivery.message, delivery.frame))
+        return actions
 
     def _queued_for(self, claim: Claim, outcome: ClaimOutcome) -> list[Action]:
         """Messages that were queued for a peer here while Redis did not know it was here."""
@@ -570,7 +596,11 @@ class Cluster:
             self.metrics.received += len(envelope)
             actions: list[Action] = []
             for delivery in envelope:
-                actions.extend(self.realm.deliver(delivery.message, delivery.frame))
+                held = self._reclaiming.get(delivery.message.dst or "")
+                if held is not None:
+                    held.append(delivery)
+                else:
+                    actions.extend(self.realm.deliver(delivery.message, delivery.frame))
             self._perform(actions)
         else:
             self._perform(self.realm.moved(envelope.id, envelope.conn, self._clock()))
@@ -621,13 +651,14 @@ class Cluster:
             # Redis forgot them (a restart between two renewals): register them again.
             gone_ids = set(missing)
             claims = [c for c in self.realm.registrations() if c.id in gone_ids]
-            outcomes = await asyncio.gather(*(self.claim(c) for c in claims))
+            outcomes = await self._claim_again(claims)
             actions: list[Action] = []
             for claim, outcome in zip(claims, outcomes, strict=True):
                 if outcome.result is ClaimResult.CLAIMED:
                     actions.extend(self._queued_for(claim, outcome))
                 elif outcome.result is not ClaimResult.UNAVAILABLE:
                     actions.extend(self.realm.lost(claim.conn, self._clock()))
+                actions.extend(self._held_for(claim))
             self._perform(actions)
 
     async def _sweep_forever(self) -> None:
