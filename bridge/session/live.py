@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from bridge.backoff import backoff
 from bridge.config import ClientConfig
 from bridge.errors import BridgeError
 from bridge.protocol.binarypack import PartialBudget
@@ -27,7 +28,6 @@ from bridge.session import attendee as att
 from bridge.session import presenter as pres
 from bridge.session.session_file import PresenterIdentity
 from bridge.transport import memory
-from bridge.transport.backoff import backoff
 from bridge.transport.dataconnection import ConnectionLimits, DataConnection, DataConnectionError
 from bridge.transport.endpoint import SignalingEndpoint
 from bridge.transport.peer import Peer, PeerUnavailableError

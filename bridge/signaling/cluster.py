@@ -34,6 +34,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from bridge.backoff import backoff
 from bridge.config import ServerConfig
 from bridge.errors import BridgeError, ProtocolError
 from bridge.protocol.peerjs import UNQUEUED_TYPES, MessageType, ServerMessage
@@ -44,7 +45,6 @@ from bridge.signaling.cluster_state import (
     Delivery,
     Release,
     SharedReservations,
-    backoff,
     claim_outcome,
     figures,
     parse_envelope,
@@ -505,7 +505,7 @@ class Cluster:
     async def _supervise(self) -> None:
         while True:
             await self._gone.wait()
-            delays = backoff(0.1, 5.0)
+            delays = backoff(0.1, 2.0, 5.0)
             while not self.metrics.up:
                 await asyncio.sleep(next(delays))
                 try:

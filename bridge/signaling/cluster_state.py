@@ -9,8 +9,6 @@ instances publish to each other, and paces reconnection.
 
 from __future__ import annotations
 
-import random
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from bridge.errors import ProtocolError
@@ -208,17 +206,3 @@ def _deliveries(data: bytes) -> list[Delivery]:
     if not deliveries:
         raise ValueError("empty")
     return deliveries
-
-
-def backoff(
-    initial: float = 0.1,
-    maximum: float = 5.0,
-    factor: float = 2.0,
-    rng: random.Random | None = None,
-) -> Iterator[float]:
-    """Delays between reconnection attempts: doubling with full jitter, up to `maximum`."""
-    rng = rng or random.Random()
-    delay = initial
-    while True:
-        yield rng.uniform(delay / 2, delay)
-        delay = min(maximum, delay * factor)

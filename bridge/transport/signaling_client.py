@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
+from bridge.backoff import backoff
 from bridge.errors import BridgeError, ProtocolError
 from bridge.printable import printable
 from bridge.protocol.peerjs import (
@@ -36,7 +37,6 @@ from bridge.protocol.peerjs import (
     is_retryable_refusal,
 )
 from bridge.ratelimit import TokenBucket
-from bridge.transport.backoff import backoff
 from bridge.transport.endpoint import SignalingEndpoint
 
 logger = logging.getLogger("bridge.transport")

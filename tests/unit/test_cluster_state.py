@@ -7,6 +7,7 @@ import random
 
 import pytest
 
+from bridge.backoff import backoff
 from bridge.config import LimitsConfig
 from bridge.errors import ProtocolError
 from bridge.protocol.peerjs import MessageType
@@ -15,7 +16,6 @@ from bridge.signaling.cluster_state import (
     Moved,
     Release,
     SharedReservations,
-    backoff,
     claim_outcome,
     figures,
     parse_envelope,
@@ -174,7 +174,7 @@ def test_queued_frames_delivered_on_claim_keep_their_text() -> None:
 
 
 def test_backoff_doubles_with_jitter_up_to_the_maximum() -> None:
-    delays = backoff(0.1, 1.0, rng=random.Random(1))
+    delays = backoff(0.1, 2.0, 1.0, rng=random.Random(1))
     values = [next(delays) for _ in range(8)]
     assert 0.05 <= values[0] <= 0.1
     assert all(0.5 <= value <= 1.0 for value in values[5:])
