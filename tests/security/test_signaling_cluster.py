@@ -21,7 +21,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 
 from tests.conftest import UNIT
-from tests.security.test_signaling_takeover import BIG_OFFER, first_from
+from tests.security.test_signaling_takeover import expires, first_from, flood_offers
 from tests.servers import cluster_of_two, signal_instance
 
 
@@ -70,24 +70,12 @@ async def test_a_flood_from_another_instance_does_not_free_the_presenters_id() -
             expired = 0
             for n in range(2):
                 async with peer(b, f"attacker{n}", "a") as (attacker, _):
-                    for _ in range(200):
-                        await attacker.send(
-                            json.dumps({"type": "OFFER", "dst": "pres01", "payload": BIG_OFFER})
-                        )
+                    await flood_offers(attacker, "pres01")
                     await attacker.send(
                         json.dumps({"type": "OFFER", "dst": "witness", "payload": {}})
                     )
                     assert (await first_from(witness, f"attacker{n}"))["src"] == f"attacker{n}"
-                    with suppress(TimeoutError):
-                        async with asyncio.timeout(2 * UNIT):
-                            while True:
-                                message = json.loads(await attacker.recv())
-                                if message == {
-                                    "type": "EXPIRE",
-                                    "src": "pres01",
-                                    "dst": f"attacker{n}",
-                                }:
-                                    expired += 1
+                    expired += await expires(attacker, "pres01", f"attacker{n}", 2 * UNIT)
             # Refused back to the senders across instances, and the id stays the owner's.
             assert expired > 0
             assert await first_answer(a, "pres01", "attackertoken") == "ID-TAKEN"

@@ -80,6 +80,24 @@ async def first_answer(port: int, id: str, token: str) -> str:
         return str(answer["type"])
 
 
+async def flood_offers(attacker: ClientConnection, dst: str, count: int = 200) -> None:
+    """`count` 64 KiB OFFERs to `dst` (200: the rate limiter's whole bucket)."""
+    for _ in range(count):
+        await attacker.send(json.dumps({"type": "OFFER", "dst": dst, "payload": BIG_OFFER}))
+
+
+async def expires(ws: ClientConnection, src: str, dst: str, seconds: float) -> int:
+    """How many EXPIREs from `src` to `dst` arrive within `seconds`."""
+    count = 0
+    with suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            while True:
+                message = json.loads(await ws.recv())
+                if message == {"type": "EXPIRE", "src": src, "dst": dst}:
+                    count += 1
+    return count
+
+
 async def test_a_flood_of_offers_does_not_free_the_presenters_id(tmp_path: Path) -> None:
     port = free_port()
     with signaling_server(port, tmp_path):
@@ -93,30 +111,14 @@ async def test_a_flood_of_offers_does_not_free_the_presenters_id(tmp_path: Path)
             expired = 0
             for n in range(2):
                 async with peer(port, f"attacker{n}", "a") as (attacker, _):
-                    for _ in range(200):
-                        await attacker.send(
-                            json.dumps({"type": "OFFER", "dst": "pres01", "payload": BIG_OFFER})
-                        )
+                    await flood_offers(attacker, "pres01")
                     # Frames of one socket are handled in order: once the witness has this
                     # one, the server has handled the whole burst.
                     await attacker.send(
                         json.dumps({"type": "OFFER", "dst": "witness", "payload": {}})
                     )
                     assert (await recv_json(witness))["src"] == f"attacker{n}"
-                    with_expire = 0
-                    try:
-                        async with asyncio.timeout(0.5 * UNIT):
-                            while True:
-                                message = json.loads(await attacker.recv())
-                                if message == {
-                                    "type": "EXPIRE",
-                                    "src": "pres01",
-                                    "dst": f"attacker{n}",
-                                }:
-                                    with_expire += 1
-                    except TimeoutError:
-                        pass
-                    expired += with_expire
+                    expired += await expires(attacker, "pres01", f"attacker{n}", 0.5 * UNIT)
             # The presenter kept its id: registering it with another token fails...
             assert await first_answer(port, "pres01", "attackertoken") == "ID-TAKEN"
             # ...because the flood was refused back to its senders.
