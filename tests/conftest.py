@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,15 @@ def signaling_state_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
     folder = str(tmp_path_factory.mktemp("signaling-state"))
     os.environ.setdefault("PATHFINDER_BRIDGE_SERVER_STATE_DIR", folder)
     return os.environ["PATHFINDER_BRIDGE_SERVER_STATE_DIR"]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    """Our signaling server (`pathfinder-bridge signal`), one per test module."""
+    from tests.servers import our_signaling_server  # tests.servers imports this module
+
+    with our_signaling_server() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

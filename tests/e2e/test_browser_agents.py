@@ -15,15 +15,9 @@ import pytest
 from playwright.sync_api import Page, Playwright
 
 from bridge.sandbox.server import SandboxServer, SandboxSettings
-from tests.servers import CliProcess, free_port, our_signaling_server
+from tests.servers import CliProcess, free_port
 
 PRESENTER_VERSION, ATTENDEE_VERSION = "13.2.3", "11.0.0"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    with our_signaling_server() as url:
-        yield url
 
 
 @pytest.fixture(scope="module")

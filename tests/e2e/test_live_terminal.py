@@ -9,20 +9,11 @@ import pty
 import select
 import subprocess
 import time
-from collections.abc import Iterator
-
-import pytest
 
 from tests.conftest import UNIT
-from tests.servers import ROOT, CliProcess, bridge_command, our_signaling_server
+from tests.servers import ROOT, CliProcess, bridge_command
 
 CURSOR_UP = "\x1b[1A"  # rich's Live moves up over the table to redraw it
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    with our_signaling_server() as url:
-        yield url
 
 
 def read_until(fd: int, wanted: str, seen: list[str], timeout: float) -> str:

@@ -22,7 +22,7 @@ from bridge.browser.contract import grafana_selectors
 from bridge.protocol.joincode import JoinCode
 from bridge.sandbox.server import SandboxServer, SandboxSettings
 from tests.conftest import UNIT
-from tests.servers import CliProcess, free_port, our_signaling_server
+from tests.servers import CliProcess, free_port
 
 LOGIN = grafana_selectors("12.0.0")
 ANY_CODE = JoinCode("abc123", "x", "", "").encode()
@@ -44,12 +44,6 @@ def sign_in_as_a_person(page: Page, user: str, password: str) -> None:
     page.locator(LOGIN.css("pages.Login.username")).fill(user, timeout=10_000 * UNIT)
     page.locator(LOGIN.css("pages.Login.password")).fill(password)
     page.locator(LOGIN.css("pages.Login.submit")).click()
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    with our_signaling_server() as url:
-        yield url
 
 
 @pytest.fixture(scope="module")

@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-
-import pytest
 
 from bridge.protocol.joincode import JoinCode
 from tests.conftest import UNIT
-from tests.servers import CliProcess, our_signaling_server
+from tests.servers import CliProcess
 
 SHOW_ME = {
     "type": "show_me",
     "stepId": "s1",
     "action": {"targetAction": "highlight", "refTarget": "#panel"},
 }
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    with our_signaling_server() as url:
-        yield url
 
 
 def test_present_and_follow_json(server: str) -> None:

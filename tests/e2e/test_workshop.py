@@ -26,7 +26,7 @@ from tests.e2e.test_browser_agents import (
     code_of,
     start_attendee,
 )
-from tests.servers import CliProcess, free_port, our_signaling_server
+from tests.servers import CliProcess, free_port
 
 #: welcome-tour steps, clicked in this order (the last three need the presenter's menu open).
 CLICKS = [
@@ -35,12 +35,6 @@ CLICKS = [
     ("show-me", "dashboards-link"),
     ("do-it", "go-dashboards"),
 ]
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    with our_signaling_server() as url:
-        yield url
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ from bridge.browser.locate import LocateError, button_target, translate_selector
 from bridge.protocol.events import InteractiveAction, ShowMe, TargetAction
 from bridge.sandbox.server import SandboxServer, SandboxSettings
 from tests.conftest import UNIT
-from tests.servers import CliProcess, free_port, our_signaling_server
+from tests.servers import CliProcess, free_port
 
 SECRET = "tok-7f3a91"
 PLANT_SECRET = """(secret) => {
@@ -126,12 +126,6 @@ def test_an_event_names_a_guide_step_by_id_or_by_action_and_target() -> None:
     assert guide.step_for(event("zz", TargetAction.HIGHLIGHT, "#x")) is guide.steps[1]
     assert guide.step_for(event("zz", TargetAction.BUTTON, "#x")) is None
     assert Guide.from_page(None) is None and Guide.from_page({"steps": []}) is None
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    with our_signaling_server() as url:
-        yield url
 
 
 @pytest.fixture
