@@ -69,6 +69,17 @@ class CapturedStep:
     captured_at_ms: float  # epoch milliseconds of the click, from the page's clock
 
 
+async def _first_of(*tasks: asyncio.Task[Any]) -> None:
+    """Wait until one of `tasks` is done, then cancel the others and reap all (also when the
+    wait itself is cancelled)."""
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
 @dataclass
 class _Cursor:
     """How far capture has read: which document's reports, the last report number read, and
@@ -242,12 +253,9 @@ class ActionCapture:
         (its next document is there to enter) or closes."""
         closed = asyncio.create_task(self._closed.wait())
         navigated = asyncio.create_task(self._navigated.wait())
-        try:
-            await asyncio.wait((closed, navigated), timeout=seconds)
-        finally:
-            for task in (closed, navigated):
-                task.cancel()
-            await asyncio.gather(closed, navigated, return_exceptions=True)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await _first_of(closed, navigated)
 
     async def _next_batch(self, context_id: int, cursor: _Cursor) -> Any:
         """capture.js's reports after the cursor, waiting up to LONG_POLL_MS for one; None
@@ -256,13 +264,8 @@ class ActionCapture:
         call = f"window.{NEXT_REPORTS}({document}, {cursor.after}, {LONG_POLL_MS})"
         poll = asyncio.create_task(self._evaluate(context_id, call, LONG_POLL_MS / 1000))
         navigated = asyncio.create_task(self._navigated.wait())
-        try:
-            await asyncio.wait((poll, navigated), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (poll, navigated):
-                task.cancel()
-            await asyncio.gather(poll, navigated, return_exceptions=True)
-        if not poll.done() or poll.cancelled():
+        await _first_of(poll, navigated)
+        if poll.cancelled():
             return None
         return poll.result()
 
